@@ -1,0 +1,1 @@
+"""Contract readers and writers: run directories and JSON Lines."""
