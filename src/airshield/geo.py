@@ -116,3 +116,31 @@ def above_radar_horizon(sensor_ecef, sensor_alt, target_ecef, target_alt, k: flo
     (..., 3), target_ecef (..., 3)."""
     d = np.linalg.norm(np.asarray(target_ecef) - np.asarray(sensor_ecef), axis=-1)
     return d <= radar_horizon_m(sensor_alt, target_alt, k)
+
+
+def geodesic_destination(lat, lon, dist_m, az_deg):
+    """Point reached from (lat, lon) along the WGS84 geodesic of initial azimuth
+    ``az_deg`` (clockwise from north) after ``dist_m`` metres (Vincenty direct,
+    via pymap3d). Returns lat, lon in degrees."""
+    from pymap3d.vincenty import vreckon
+
+    la, lo = vreckon(np.asarray(lat, float), np.asarray(lon, float),
+                     np.asarray(dist_m, float), np.asarray(az_deg, float), ell=ELL)
+    return np.asarray(la), np.mod(np.asarray(lo) + 180.0, 360.0) - 180.0
+
+
+def geodesic_inverse(lat1, lon1, lat2, lon2):
+    """Distance (m) and initial azimuth (deg, clockwise from north, 0..360)
+    of the WGS84 geodesic from point 1 to point 2 (Vincenty, via pymap3d)."""
+    from pymap3d.vincenty import vdist
+
+    args = [np.asarray(a, float) for a in (lat1, lon1, lat2, lon2)]
+    try:
+        d, az = vdist(*args, ell=ELL)
+    except (ValueError, TypeError):
+        # pymap3d's array path trips on geodesics along the equator; its scalar path does not.
+        b = np.broadcast_arrays(*args)
+        pairs = [vdist(*(float(x[i]) for x in b), ell=ELL) for i in np.ndindex(b[0].shape)]
+        d = np.array([p[0] for p in pairs], float).reshape(b[0].shape)
+        az = np.array([p[1] for p in pairs], float).reshape(b[0].shape)
+    return np.asarray(d), np.mod(np.asarray(az), 360.0)
