@@ -1,0 +1,236 @@
+"""Speed of the airshield tracker: reports/s, per-update latency, peak memory,
+and scaling to 5,000 simultaneous tracks.
+
+    python benchmarks/bench_track.py [--tracks 1000,2000,5000] [--kinds pos,radar]
+        [--duration S] [--seed N] [--run DIR] [--profile]
+
+A synthetic raid (``scenario``) is built without the simulator so the figures
+isolate the tracker: N objects flying straight at 40-200 m/s, 100-3,000 m high,
+spread over a 600 x 600 km theatre; either
+
+- ``pos``: one position report per object per second (a fused-plot feed,
+  sigma 50 m), or
+- ``radar``: a 4 x 4 grid of radars (range 150 km, period 2 s, Pd 0.9, 2 false
+  plots per scan, range rate, sigmas 30 m / 0.5 deg / 1 deg / 1 m/s).
+
+The tracker is stepped once per second of scenario time (``Tracker.step``: reorder
+buffer, batching, gating, assignment, IMM update, management and the picture
+predicted to the tick as arrays; JSON writing is not included). Measured after a
+warm-up (tracks confirmed): reports/s = reports processed / time in ``step``; the
+p50/p99 of one step's wall time (one step = one update of the whole picture with
+every report of that second), also in CPU time of this process (steadier than
+wall on a shared machine); peak resident memory of the process.
+
+``--run DIR`` instead replays a run directory (``airshield.track.batch.load_run`` +
+``replay``, the code of ``airshield track``) and prints the same figures; the
+loaders here (``scenario``, ``load``) are meant for reuse by other benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from airshield import geo
+from airshield.io.records import POLAR, POS, Detections, Sensors
+from airshield.io.run import sensors_from_records
+from airshield.track.batch import RunInput, load_run, replay
+from airshield.track.config import TrackerConfig
+from airshield.track.tracker import Tracker
+
+LAT0, LON0 = 49.0, 32.0
+
+
+@dataclass
+class Scenario:
+    run: RunInput  # sensors, detections, arrival: what a tracker reads
+    truth_ecef: np.ndarray  # (T, N, 3) at each whole second
+    times: np.ndarray  # (T,)
+
+
+def _sensor_records(kind: str) -> list[dict]:
+    if kind == "pos":
+        return [{"id": "FUSED", "kind": "eo", "lat": LAT0, "lon": LON0, "alt": 0.0,
+                 "sigma_h_m": 50.0, "sigma_v_m": 50.0, "period_s": 1.0}]
+    recs = []
+    for i, dn in enumerate(np.linspace(-200e3, 200e3, 4)):
+        for j, de in enumerate(np.linspace(-200e3, 200e3, 4)):
+            lat, lon, _ = geo.enu_to_geodetic(de, dn, 0.0, LAT0, LON0, 0.0)
+            recs.append({"id": f"R{i}{j}", "kind": "radar", "lat": float(lat), "lon": float(lon),
+                         "alt": 30.0, "range_max_m": 150e3, "sigma_range_m": 30.0,
+                         "sigma_az_deg": 0.5, "sigma_el_deg": 1.0, "sigma_rr_mps": 1.0,
+                         "period_s": 2.0, "pd": 0.9, "false_per_scan": 2.0})
+    return recs
+
+
+def scenario(n: int, kind: str = "pos", duration: float = 60.0, seed: int = 1) -> Scenario:
+    """N straight-flying objects and the reports of the ``kind`` feed."""
+    rng = np.random.default_rng(seed)
+    sensors = sensors_from_records(_sensor_records(kind))
+    e0, n0 = rng.uniform(-300e3, 300e3, n), rng.uniform(-300e3, 300e3, n)
+    u0 = rng.uniform(100.0, 3000.0, n)
+    speed, hdg = rng.uniform(40.0, 200.0, n), rng.uniform(0, 2 * np.pi, n)
+    x0 = np.stack(geo.geodetic_to_ecef(*geo.enu_to_geodetic(e0, n0, u0, LAT0, LON0, 0.0)), -1)
+    lat, lon, _ = geo.ecef_to_geodetic(*x0.T)
+    v = np.stack(geo.enu_to_ecef_vectors(speed * np.sin(hdg), speed * np.cos(hdg), 0.0, lat, lon), -1)
+    times = np.arange(0.0, duration, 1.0)
+    truth = x0[None] + times[:, None, None] * v[None]
+    parts = []
+    if kind == "pos":
+        for k, t in enumerate(times):
+            jitter = rng.uniform(0, 0.9, n)
+            x = truth[k] + v * jitter[:, None]
+            la, lo, al = geo.ecef_to_geodetic(*x.T)
+            la, lo, al = geo.enu_to_geodetic(*(rng.normal(0, 50.0, (3, n))), la, lo, al)
+            d = Detections.empty(n)
+            d.t[:], d.sensor[:], d.kind[:] = t + jitter, 0, POS
+            d.z[:, 0], d.z[:, 1], d.z[:, 2] = la, lo, al
+            d.sigma[:, 0] = d.sigma[:, 1] = 50.0
+            parts.append(d)
+    else:
+        parts = _radar_reports(sensors, truth, v, times, rng)
+    det = Detections.concat(parts)
+    det = det.take(np.argsort(det.t, kind="stable"))
+    det.line[:] = np.arange(1, len(det) + 1)
+    return Scenario(RunInput(sensors, det, det.t.copy(), [], [], "<synthetic>"), truth, times)
+
+
+def _radar_reports(sensors: Sensors, truth, v, times, rng) -> list[Detections]:
+    parts = []
+    n = truth.shape[1]
+    for s in range(len(sensors)):
+        sx = np.stack(geo.geodetic_to_ecef(sensors.lat[s], sensors.lon[s], sensors.alt[s]))
+        phase = rng.uniform(0, 2.0)
+        for k in range(0, times.size, 2):
+            x = truth[k]
+            # a rotating radar: each object is seen at its own azimuth's moment
+            d_ = x - sx
+            rng_m = np.linalg.norm(d_, axis=1)
+            seen = (rng_m < 150e3) & (rng.random(n) < 0.9)
+            if not seen.any():
+                continue
+            lat, lon, alt = geo.ecef_to_geodetic(*x[seen].T)
+            az, _, _ = geo.geodetic_to_aer(lat, lon, alt, sensors.lat[s], sensors.lon[s], sensors.alt[s])
+            t = times[k] + np.mod(phase + az / 180.0, 2.0)
+            xs = x[seen] + v[seen] * (t - times[k])[:, None]  # where it is when the beam passes
+            lat, lon, alt = geo.ecef_to_geodetic(*xs.T)
+            az, el, r = geo.geodetic_to_aer(lat, lon, alt, sensors.lat[s], sensors.lon[s], sensors.alt[s])
+            u = (xs - sx) / np.linalg.norm(xs - sx, axis=1, keepdims=True)
+            rr = (u * v[seen]).sum(axis=1)
+            m = int(seen.sum())
+            d = Detections.empty(m + 2)
+            d.sensor[:], d.kind[:] = s, POLAR
+            d.t[:m] = t
+            d.z[:m] = np.stack([r + rng.normal(0, 30, m), np.mod(az + rng.normal(0, 0.5, m), 360),
+                                el + rng.normal(0, 1.0, m), rr + rng.normal(0, 1.0, m)], -1)
+            d.t[m:] = times[k] + rng.uniform(0, 2.0, 2)  # two false plots per scan
+            d.z[m:] = np.stack([rng.uniform(1e3, 150e3, 2), rng.uniform(0, 360, 2),
+                                rng.uniform(0, 5, 2), rng.normal(0, 20, 2)], -1)
+            d.sigma[:] = [30.0, 0.5, 1.0, 1.0]
+            parts.append(d)
+    return parts
+
+
+def load(run_dir: str) -> RunInput:
+    """A run directory, read exactly as ``airshield track`` reads it."""
+    return load_run(run_dir)
+
+
+def measure(run: RunInput, warmup_s: float = 20.0, cfg: TrackerConfig | None = None) -> dict:
+    """Step a fresh tracker through ``run`` once per second; figures after warm-up."""
+    tracker = Tracker(run.sensors, cfg)
+    lat, lat_cpu, n_tracks = [], [], []
+    t_first = float(np.min(run.arrival)) if len(run.detections) else 0.0
+    done_before = 0
+    gen = replay(run, tracker)
+    cpu0 = wall0 = None
+    while True:
+        w = time.perf_counter()
+        c = time.process_time()
+        try:
+            pic = next(gen)
+        except StopIteration:
+            break
+        w = time.perf_counter() - w
+        c = time.process_time() - c
+        if pic.t - t_first < warmup_s:
+            done_before = tracker.stats.processed
+            continue
+        if wall0 is None:
+            wall0, cpu0 = 0.0, 0.0
+        wall0 += w
+        cpu0 += c
+        lat.append(w)
+        lat_cpu.append(c)
+        n_tracks.append(len(pic))
+    processed = tracker.stats.processed - done_before
+    lat_ms = np.array(lat) * 1e3
+    cpu_ms = np.array(lat_cpu) * 1e3
+    return {"reports": processed, "wall_s": wall0 or 0.0, "cpu_s": cpu0 or 0.0,
+            "reports_per_s": processed / wall0 if wall0 else 0.0,
+            "reports_per_cpu_s": processed / cpu0 if cpu0 else 0.0,
+            "p50_ms": float(np.percentile(lat_ms, 50)) if lat else 0.0,
+            "p99_ms": float(np.percentile(lat_ms, 99)) if lat else 0.0,
+            "cpu_p50_ms": float(np.percentile(cpu_ms, 50)) if lat else 0.0,
+            "cpu_p99_ms": float(np.percentile(cpu_ms, 99)) if lat else 0.0,
+            "tracks_mean": float(np.mean(n_tracks)) if n_tracks else 0.0,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+
+
+def _row(name: str, m: dict) -> str:
+    return (f"{name:<22} {m['tracks_mean']:>8.0f} {m['reports']:>9,d} {m['wall_s']:>7.2f} "
+            f"{m['reports_per_s']:>10,.0f} {m['reports_per_cpu_s']:>10,.0f} {m['p50_ms']:>7.1f} "
+            f"{m['p99_ms']:>7.1f} {m['cpu_p50_ms']:>7.1f} {m['cpu_p99_ms']:>7.1f} "
+            f"{m['peak_rss_mb']:>7.0f}")
+
+
+HEADER = (f"{'case':<22} {'tracks':>8} {'reports':>9} {'wall s':>7} {'reports/s':>10} "
+          f"{'rep/cpu s':>10} {'p50 ms':>7} {'p99 ms':>7} {'cpu p50':>7} {'cpu p99':>7} "
+          f"{'peak MB':>7}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tracks", default="1000,2000,5000")
+    ap.add_argument("--kinds", default="pos,radar")
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--run", help="replay this run directory instead")
+    ap.add_argument("--profile", action="store_true", help="cProfile the first case")
+    ap.add_argument("--ncv", action="store_true", help="one NCV model instead of the IMM")
+    args = ap.parse_args(argv)
+    cfg = TrackerConfig(imm=not args.ncv)
+    busy = os.getloadavg()[0]
+    print(f"# {os.cpu_count()} cores, load average {busy:.1f} (wall figures suffer above "
+          f"{os.cpu_count()}; the CPU columns less)", flush=True)
+    print(HEADER, flush=True)
+    if args.run:
+        print(_row(args.run[-22:], measure(load(args.run), warmup_s=0.0, cfg=cfg)), flush=True)
+        return 0
+    first = True
+    for kind in args.kinds.split(","):
+        for n in (int(x) for x in args.tracks.split(",")):
+            sc = scenario(n, kind, args.duration, args.seed)
+            if args.profile and first:
+                import cProfile
+                import pstats
+
+                pr = cProfile.Profile()
+                pr.enable()
+                m = measure(sc.run, cfg=cfg)
+                pr.disable()
+                pstats.Stats(pr).sort_stats(os.environ.get("SORT", "tottime")).print_stats(int(os.environ.get("NTOP", "25")))
+            else:
+                m = measure(sc.run, cfg=cfg)
+            first = False
+            print(_row(f"{kind} x {n}" + (" ncv" if args.ncv else ""), m), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

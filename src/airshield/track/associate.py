@@ -1,0 +1,79 @@
+"""Global-nearest-neighbour association on a sparse cost graph.
+
+Gated pairs form a bipartite graph; its connected components (clusters) are
+independent problems. A cluster of one track and one report (by far the most
+common in a raid) is assigned directly and all of those at once, as is any
+cluster with a single track or a single report (its cheapest pair is optimal);
+every other cluster is solved optimally with scipy's linear_sum_assignment on a matrix
+augmented with no-assignment entries, so a track may stay unassigned (missed
+detection) and a report may stay free (clutter or a new object) whenever that
+is cheaper than any pairing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+_FORBIDDEN = 1e12
+SMALL = 24  # pair count below which clustering costs more than it saves
+
+
+def assign(ti: np.ndarray, pj: np.ndarray, cost: np.ndarray, miss_track: float,
+           miss_plot: float) -> np.ndarray:
+    """Indices into the pair arrays of the chosen pairs (at most one per track
+    and one per report). ``miss_track``/``miss_plot`` are the costs of leaving
+    a track or a report unassigned: a pair is worth taking only when its cost is
+    below their sum."""
+    npairs = ti.size
+    if npairs == 0:
+        return np.zeros(0, np.int64)
+    ut, tl = np.unique(ti, return_inverse=True)
+    up, pl = np.unique(pj, return_inverse=True)
+    nt, npl = ut.size, up.size
+    if nt == npairs and npl == npairs:  # no track or report in two pairs: no conflict
+        return np.flatnonzero(cost < miss_track + miss_plot)
+    if npairs <= SMALL:  # one small problem: cheaper solved whole than clustered
+        return _solve_cluster(np.arange(npairs), tl, pl, cost, miss_track, miss_plot)
+    g = coo_matrix((np.ones(npairs), (tl, nt + pl)), shape=(nt + npl, nt + npl))
+    ncomp, label = connected_components(g, directed=False)
+    comp = label[tl]  # cluster of each pair
+    n_tr = np.bincount(label[:nt], minlength=ncomp)  # tracks per cluster
+    n_pl = np.bincount(label[nt:], minlength=ncomp)  # reports per cluster
+    chosen = []
+    star = (n_tr[comp] == 1) | (n_pl[comp] == 1)
+    if star.any():
+        # one track (or one report) in the cluster: the cheapest of its pairs is the
+        # optimum (one edge, the most common case, is a star too)
+        idx = np.flatnonzero(star)
+        idx = idx[np.lexsort((cost[idx], comp[idx]))]
+        first = np.r_[True, comp[idx][1:] != comp[idx][:-1]]
+        best = idx[first]
+        chosen.append(best[cost[best] < miss_track + miss_plot])
+    multi = np.flatnonzero(~star)
+    if multi.size:
+        order = multi[np.argsort(comp[multi], kind="stable")]
+        bounds = np.flatnonzero(np.diff(comp[order])) + 1
+        for grp in np.split(order, bounds):
+            chosen.append(_solve_cluster(grp, tl[grp], pl[grp], cost[grp], miss_track, miss_plot))
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+
+
+def _solve_cluster(grp, t_idx, p_idx, cost, miss_track, miss_plot) -> np.ndarray:
+    ut, a = np.unique(t_idx, return_inverse=True)
+    up, b = np.unique(p_idx, return_inverse=True)
+    nt, npl = ut.size, up.size
+    # [[pairs, track-miss diagonal], [report-miss diagonal, 0]]
+    C = np.full((nt + npl, npl + nt), _FORBIDDEN)
+    C[a, b] = cost
+    C[np.arange(nt), npl + np.arange(nt)] = miss_track
+    C[nt + np.arange(npl), np.arange(npl)] = miss_plot
+    C[nt:, npl:] = 0.0
+    r, c = linear_sum_assignment(C)
+    pair_of = np.full((nt, npl), -1, np.int64)
+    pair_of[a, b] = grp
+    keep = (r < nt) & (c < npl)
+    sel = pair_of[r[keep], c[keep]]
+    return sel[sel >= 0]

@@ -1,0 +1,67 @@
+"""Every tunable of the tracker in one dataclass, with the reasoning for its default.
+
+docs/TRACKER.md explains each group; change them with ``TrackerConfig(**overrides)``
+or ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    # --- motion (process noise is white acceleration in the local ENU at the track)
+    q_h: float = 0.5  # m^2/s^3, horizontal, nearly-constant-velocity mode: cruising drones
+    q_v: float = 0.05  # m^2/s^3, vertical: drones hold height
+    imm: bool = True  # False: one NCV model (faster, no manoeuvre handling)
+    turn_rate_dps: float = 6.0  # the coordinated-turn modes turn at +/- this rate
+    q_turn_h: float = 2.0  # m^2/s^3 horizontal noise in the turn modes (rate mismatch)
+    sojourn_s: tuple[float, float, float] = (60.0, 10.0, 10.0)  # mean time in NCV, CT+, CT-
+    v_max_mps: float = 300.0  # fastest object a new track may be (bounds the velocity prior)
+    vu_sigma_mps: float = 15.0  # vertical-velocity prior of a new track
+
+    # --- association
+    gate_p: float = 0.9999  # chi-square gate probability (threshold per measurement dimension)
+    batch_s: float = 1.0  # one sensor scan batch: that sensor's reports within this window
+    batch_bins_max: int = 1  # scan batches handled in one pass (>1 is faster; see TRACKER.md)
+    init_suppress_d2: float = 9.0  # an unassigned plot this close to a track starts no new one
+    icao_bonus: float = 20.0  # cost bonus for a pair whose ADS-B identities agree
+
+    # --- management
+    confirm_m: int = 3  # M-of-N confirmation ...
+    confirm_n: int = 5  # ... over the track's last N revisits (a gap counts as misses)
+    default_period_s: float = 2.0  # a sensor's revisit period when sensors.json has none
+    tentative_timeout_s: float = 12.0  # a tentative track with no update for this long dies
+    coast_after_s: float = 6.0  # a confirmed track not updated for this long is "coasting"
+    delete_after_s: float = 30.0  # ... and is deleted after this long
+    max_pos_sigma_m: float = 5000.0  # or when its largest position sigma exceeds this
+    merge_p: float = 0.99  # younger track merged into an older one within this chi2(6) quantile
+    merge_radius_m: float = 3000.0  # merge candidates are searched within this distance
+    manage_every_s: float = 1.0  # prune/merge/triangulate cadence (scenario time)
+
+    # --- late reports
+    reorder_s: float = 1.0  # reports are held this long and processed in time order
+    max_late_s: float = 120.0  # older than now - this: counted as late_dropped, not applied
+
+    # --- conservative defaults for sensors that give no sigma (warned once per sensor)
+    sigma_range_m: float = 150.0
+    sigma_az_deg: float = 2.0
+    sigma_el_deg: float = 3.0
+    sigma_rr_mps: float = 5.0
+    sigma_h_m: float = 300.0
+    sigma_v_m: float = 300.0
+    sigma_bearing_deg: float = 6.0
+    missing_alt_m: float = 1000.0  # a pos report without alt is placed here ...
+    missing_alt_sigma_m: float = 2000.0  # ... with this vertical sigma
+    bearing_range_m: float = 8000.0  # bearing sensors without range_max_m: search radius
+
+    # --- bearing-only initiation (track/triangulate.py)
+    bearing_window_s: float = 3.0  # unassociated bearings are kept this long for crossing
+    bearing_min_sensors: int = 2
+
+    # --- classification (track/classify.py)
+    class_every_s: float = 2.0  # kinematic class evidence (and geodetic cache) cadence
+
+    # --- output
+    sources_window_s: float = 5.0  # TRACK "sources": sensors that updated it this recently

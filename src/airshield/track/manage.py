@@ -1,0 +1,130 @@
+"""Track management: M-of-N confirmation, coasting, deletion and merging.
+
+Confirmation counts revisits, not wall time: each track keeps a bit history
+(newest bit = latest revisit, 1 = updated). When a report updates a track after a
+gap, the revisits the track missed are inferred from the gap and the reporting
+sensor's period (gap / (1.5 period), rounded down) and shifted in as zeros. A
+tentative track is confirmed when at least M of its last N revisits were hits
+(default 3 of 5). This needs no per-sensor coverage model and costs nothing for
+tracks that were not updated.
+
+Deletion: a tentative track not updated for tentative_timeout_s; a confirmed
+track not updated for delete_after_s (it shows as "coasting" from coast_after_s
+on) or whose position sigma grew past max_pos_sigma_m.
+
+Merging: two tracks on one object (seen first by two sensors far apart, or born
+from a late report) are found with a KD-tree on positions and tested on the
+6-D state difference against chi2(6); the younger one is deleted so the older id
+lives on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from airshield.track.config import TrackerConfig
+from airshield.track.gate import chi2_gate
+from airshield.track.motion import predict_positions
+from airshield.track.state import CONFIRMED, TENTATIVE, TrackState
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(1 << 16)], np.uint8)
+
+
+def record_hits(state: TrackState, rows: np.ndarray, t: np.ndarray, period: np.ndarray,
+                cfg: TrackerConfig) -> None:
+    """Shift a hit (and the misses implied by the gap since the last hit) into
+    the revisit history of ``rows`` updated at times ``t``."""
+    gap = t - state.t_hit[rows]
+    missed = np.clip(np.floor(gap / (1.5 * period)), 0, cfg.confirm_n).astype(np.uint32)
+    state.hist[rows] = (state.hist[rows] << (missed + np.uint32(1))) | np.uint32(1)
+    state.n_hits[rows] += 1
+    state.t_hit[rows] = np.maximum(state.t_hit[rows], t)
+
+
+def confirm(state: TrackState, rows: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
+    """Confirm tentative tracks among ``rows`` that reached M of N. Returns the
+    rows newly confirmed."""
+    mask = np.uint32((1 << cfg.confirm_n) - 1)
+    hits = _POPCOUNT[(state.hist[rows] & mask).astype(np.int64)]
+    new = rows[(state.status[rows] == TENTATIVE) & (hits >= cfg.confirm_m)]
+    state.status[new] = CONFIRMED
+    return new
+
+
+def doomed(state: TrackState, now: float, cfg: TrackerConfig) -> np.ndarray:
+    """Boolean mask of the tracks to delete at ``now``."""
+    silent = now - state.t_hit
+    tent = state.status == TENTATIVE
+    d = tent & (silent > cfg.tentative_timeout_s)
+    d |= ~tent & (silent > cfg.delete_after_s)
+    bad = ~np.isfinite(state.x).all(axis=1) | ~np.isfinite(state.P[:, :3, :3]).all(axis=(1, 2))
+    d |= bad
+    # largest eigenvalue <= trace: only tracks whose trace is over the limit can be
+    lim2 = cfg.max_pos_sigma_m ** 2
+    cand = np.flatnonzero(~bad & (np.trace(state.P[:, :3, :3], axis1=1, axis2=2) > lim2))
+    if cand.size:
+        d[cand] |= np.linalg.eigvalsh(state.P[cand, :3, :3])[:, -1] > lim2
+    return d
+
+
+def coasting(state: TrackState, rows: np.ndarray, now: float, cfg: TrackerConfig) -> np.ndarray:
+    """True where a confirmed track has not been updated for coast_after_s."""
+    return now - state.t_hit[rows] > cfg.coast_after_s
+
+
+def duplicates(state: TrackState, now: float, cfg: TrackerConfig) -> np.ndarray:
+    """Boolean mask of tracks that duplicate an older track on the same object."""
+    n = state.n
+    out = np.zeros(n, bool)
+    if n < 2:
+        return out
+    pos = predict_positions(state.x, state.t, now)
+    pairs = cKDTree(pos).query_pairs(cfg.merge_radius_m, output_type="ndarray")
+    if pairs.size == 0:
+        return out
+    a, b = pairs[:, 0], pairs[:, 1]
+    icao = state.icao
+    ok = ~((icao[a] >= 0) & (icao[b] >= 0) & (icao[a] != icao[b]))  # two transponders: two aircraft
+    a, b = a[ok], b[ok]
+    if a.size == 0:
+        return out
+    # both states carried to ``now`` along straight lines (same map for both, so
+    # the test compares like with like; process noise would only widen it)
+    dta, dtb = now - state.t[a], now - state.t[b]
+    xa, xb = state.x[a].copy(), state.x[b].copy()
+    xa[:, :3] = pos[a]
+    xb[:, :3] = pos[b]
+    Pa, Pb = _carry(state.P[a], dta), _carry(state.P[b], dtb)
+    dx = xa - xb
+    S = Pa + Pb + 1e-6 * np.eye(6)  # a degenerate plot must not make S singular
+    d2 = (dx[:, None, :] @ np.linalg.solve(S, dx[:, :, None]))[:, 0, 0]
+    same = d2 < chi2_gate(cfg.merge_p, 6)
+    a, b = a[same], b[same]
+    # keep the confirmed one, then the older one (earlier birth, then lower id)
+    key = np.stack([state.status, -state.t_birth, -state.id.astype(float)], axis=1)
+    a_wins = _lex_greater(key[a], key[b])
+    loser = np.where(a_wins, b, a)
+    winner = np.where(a_wins, a, b)
+    # an identity (ICAO address) survives the merge
+    give = (state.icao[winner] < 0) & (state.icao[loser] >= 0)
+    state.icao[winner[give]] = state.icao[loser[give]]
+    out[loser] = True
+    return out
+
+
+def _carry(P: np.ndarray, dt: np.ndarray) -> np.ndarray:
+    F = np.broadcast_to(np.eye(6), P.shape).copy()
+    F[:, 0, 3] = F[:, 1, 4] = F[:, 2, 5] = dt
+    return F @ P @ np.swapaxes(F, -1, -2)
+
+
+def _lex_greater(ka: np.ndarray, kb: np.ndarray) -> np.ndarray:
+    """Row-wise lexicographic ka > kb (ties: False)."""
+    out = np.zeros(ka.shape[0], bool)
+    undecided = np.ones(ka.shape[0], bool)
+    for j in range(ka.shape[1]):
+        gt, lt = ka[:, j] > kb[:, j], ka[:, j] < kb[:, j]
+        out |= undecided & gt
+        undecided &= ~(gt | lt)
+    return out

@@ -1,0 +1,85 @@
+"""The (extended) Kalman updater and the IMM mode update, vectorised over rows.
+
+Every function takes K rows at once; a batch of one sensor's reports is a handful
+of calls here whatever the number of tracks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from airshield.track import measure as ms
+from airshield.track.linalg import inv_logdet
+
+LOG_2PI = np.log(2.0 * np.pi)
+
+
+def innovation(mtype: int, x: np.ndarray, P: np.ndarray, z: np.ndarray, sig: np.ndarray,
+               s_ecef: np.ndarray, s_R: np.ndarray):
+    """Residual y (K,m), Jacobian H (K,m,6), innovation covariance S (K,m,m) and
+    measurement noise R for states x, P against measurements z of one type."""
+    m = ms.DIM[mtype]
+    zhat, H = ms.predict_measurement(mtype, x, s_ecef, s_R)
+    y = ms.residual(mtype, z[:, :m], zhat)
+    R = ms.noise(mtype, sig, s_R)
+    PHt = P @ np.swapaxes(H, -1, -2)
+    S = H @ PHt + R
+    return y, H, S, R, PHt
+
+
+def mahalanobis(y: np.ndarray, S: np.ndarray):
+    """d^2 = y^T S^-1 y (K,), log det S (K,), and S^-1 (K,m,m)."""
+    Si, logdet = inv_logdet(S)
+    d2 = ((Si @ y[:, :, None])[:, :, 0] * y).sum(axis=1)
+    return d2, logdet, Si
+
+
+def kalman_update(x, P, y, S, PHt, Si=None):
+    """EKF update with precomputed pieces. Returns x+, P+ (symmetrised)."""
+    if Si is None:
+        Si = inv_logdet(S)[0]
+    K = PHt @ Si
+    x_new = x + (K @ y[:, :, None])[:, :, 0]
+    P_new = P - K @ np.swapaxes(PHt, -1, -2)  # P - K S K^T, since K S = P H^T
+    P_new = 0.5 * (P_new + np.swapaxes(P_new, -1, -2))
+    return x_new, P_new
+
+
+def imm_update(mtype: int, xp: np.ndarray, Pp: np.ndarray, cbar: np.ndarray, z, sig, s_ecef, s_R):
+    """Update every mode of K tracks with one measurement each (linearised at
+    each mode's own prediction), then the mode probabilities from the modes'
+    measurement likelihoods. Returns xm+, Pm+, mu+ ((K,M,...) each)."""
+    k, M = cbar.shape
+    rep = (lambda a: np.repeat(a, M, axis=0)) if M > 1 else (lambda a: a)
+    xf, Pf = xp.reshape(k * M, 6), Pp.reshape(k * M, 6, 6)
+    y, H, S, R, PHt = innovation(mtype, xf, Pf, rep(z), rep(sig), rep(s_ecef), rep(s_R))
+    d2, logdet, Si = mahalanobis(y, S)
+    xn, Pn = kalman_update(xf, Pf, y, S, PHt, Si)
+    if M == 1:
+        return xn.reshape(k, 1, 6), Pn.reshape(k, 1, 6, 6), cbar
+    loglik = (-0.5 * (d2 + logdet + ms.DIM[mtype] * LOG_2PI)).reshape(k, M)
+    logmu = np.log(np.maximum(cbar, 1e-300)) + loglik
+    logmu -= logmu.max(axis=1, keepdims=True)
+    mu = np.exp(logmu)
+    mu /= mu.sum(axis=1, keepdims=True)
+    mu = np.maximum(mu, 1e-6)  # no mode may die: a manoeuvre must stay detectable
+    mu /= mu.sum(axis=1, keepdims=True)
+    return xn.reshape(k, M, 6), Pn.reshape(k, M, 6, 6), mu
+
+
+def oosm_update(mtype: int, x, P, F_back, Q_back, z, sig, s_ecef, s_R):
+    """Out-of-sequence update without retrodiction (Bar-Shalom's one-step
+    "Bl1" approximation): the report is compared with the track predicted back
+    to the report's time (x_b = F_back x, P_b = F_back P F_back^T + Q_back), and
+    the correction is applied to the *current* state through the cross
+    covariance P F_back^T H^T. The track keeps its time; its covariance only
+    shrinks, so a report minutes late cannot inflate a good track.
+    Returns x+, P+ (K,6), (K,6,6)."""
+    xb = (F_back @ x[:, :, None])[:, :, 0]
+    Pb = F_back @ P @ np.swapaxes(F_back, -1, -2) + Q_back
+    zhat, H = ms.predict_measurement(mtype, xb, s_ecef, s_R)
+    m = ms.DIM[mtype]
+    y = ms.residual(mtype, z[:, :m], zhat)
+    S = H @ Pb @ np.swapaxes(H, -1, -2) + ms.noise(mtype, sig, s_R)
+    Pxz = P @ np.swapaxes(F_back, -1, -2) @ np.swapaxes(H, -1, -2)
+    return kalman_update(x, P, y, S, Pxz)
