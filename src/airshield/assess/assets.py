@@ -9,7 +9,7 @@ Schema of one item (unknown keys are an error: a misspelt ``raduis_m`` must not
 silently become the default)::
 
     name: str (unique)      kind: city_district | power_plant | substation | airport | base | other
-                                  | fuel_depot  (optional, default other; "city" = city_district)
+                                  | fuel_depot | refinery  (optional, default other; "city" = city_district)
     lat: deg   lon: deg     alt: m above the ellipsoid (optional, default 0)
     radius_m: m (> 0)       value: currency units (>= 0)
     nation: ISO 3166-1 alpha-2 (optional)   description: free text (optional, ignored)
@@ -26,7 +26,7 @@ from airshield.errors import InputError
 from airshield.io.jsonl import FieldError, number
 
 ASSET_KINDS: tuple[str, ...] = ("city_district", "power_plant", "substation", "airport", "base", "other",
-                                 "fuel_depot")
+                                 "fuel_depot", "refinery")
 KIND_ALIASES = {"city": "city_district"}
 ASSET_KEYS = ("name", "kind", "lat", "lon", "alt", "radius_m", "value", "nation", "description")
 

@@ -48,7 +48,7 @@ class ThreatParams:
     value_exponent: float = 0.5  # prior ~ value**exponent: valuable assets attract, without dominating
     kind_weight: dict[str, float] = field(default_factory=lambda: {
         "city_district": 1.0, "power_plant": 1.5, "substation": 1.3, "airport": 1.0,
-        "base": 1.2, "other": 0.7, "fuel_depot": 1.3})
+        "base": 1.2, "other": 0.7, "fuel_depot": 1.3, "refinery": 1.3})
     # Remaining range by class, metres (no launch time is known, so a nominal
     # full range; assets beyond it are unlikely targets).
     class_range_m: dict[str, float] = field(default_factory=lambda: dict(

@@ -48,7 +48,10 @@ PARAMS: dict[str, tuple[float, float, bool]] = {
 }
 # Other names accepted for the same thing (scenario files written before this schema).
 ALIASES = {"range_m": "max_range_m", "shots": "stock", "cost": "cost_per_shot"}
-KIND_ALIASES = {"spaag": "aa_gun", "sam_short_range": "sam_short", "sam_medium_range": "sam_medium"}
+# Patriot-class long-range SAMs are planned as sam_medium: against low drones their
+# reach is horizon-limited to medium range anyway.
+KIND_ALIASES = {"spaag": "aa_gun", "sam_short_range": "sam_short", "sam_medium_range": "sam_medium",
+                "sam_long_range": "sam_medium", "sam_long": "sam_medium"}
 KEYS = ("id", "kind", "lat", "lon", "alt", "nation", "description", "pk", "cannon", *PARAMS, *ALIASES)
 NEVER_ENGAGE = ("aircraft", "bird")  # pk must be 0: policy, not physics
 
