@@ -207,3 +207,12 @@ def test_hint_weight_scales_the_hint():
     assert weak[0, CI["decoy"]] == pytest.approx(
         (lambda r: r / (r + (1 - p0[0, CI["decoy"]]) * 0.05**0.2))(
             p0[0, CI["decoy"]] * 1.05**0.2), rel=0.02)
+
+
+def test_closed_form_student_t_matches_scipy():
+    from scipy import stats
+
+    from airshield.track import classify as cl
+    x = np.linspace(-80.0, 80.0, 801)
+    for nu in (1.0, cl.STUDENT_DOF, 30.0):
+        assert np.allclose(cl._t_logpdf(x, nu), stats.t.logpdf(x, nu), rtol=1e-12, atol=1e-12)

@@ -107,7 +107,8 @@ def _nees_run(seed: int, cfg: TrackerConfig):
 
 
 def test_nees_of_ncv_radar_track_is_chi_square_consistent():
-    cfg = TrackerConfig(imm=False, reorder_s=0.0, q_h=1.0, q_v=0.2)
+    # truth is pure white-acceleration NCV, so the filter runs it (no vertical decay)
+    cfg = TrackerConfig(imm=False, reorder_s=0.0, q_h=1.0, q_v=0.2, vu_tau_s=np.inf)
     runs = 40
     nees = np.full((runs, 50), np.nan)
     for r in range(runs):
@@ -197,3 +198,46 @@ def test_late_report_update_equals_in_order_update_at_zero_lag_and_shrinks_p():
     x3, P3 = oosm_update(ms.POLAR_RR, x, P, F, Q, z, sig, sE, sR)
     assert np.all(np.linalg.eigvalsh(P[0] - P3[0]) > -1e-6)
     assert not np.allclose(x3, x)
+
+
+def test_vertical_velocity_decays_and_both_predictors_agree():
+    """A climb is not carried for ever: over dt the height changes by tau (1 - e^-dt/tau) vu,
+    the horizontal motion is untouched, and predict_ncv equals the IMM block transition."""
+    from airshield.track.predict import predict_ncv
+    R = np.asarray(geo.enu_to_ecef_rotation(50.0, 30.0))[None]
+    u, e = R[0, :, 2], R[0, :, 0]
+    x = np.zeros((1, 6))
+    x[0, 3:] = 40.0 * e + 10.0 * u  # 40 m/s east, climbing 10 m/s
+    P = np.broadcast_to(np.diag([100.0, 100, 100, 25, 25, 25]), (1, 6, 6)).copy()
+    tau, dt = 30.0, np.array([90.0])
+    xn, Pn = predict_ncv(x, P, dt, R, 0.5, 0.05, tau)
+    assert np.isclose(xn[0, :3] @ u, tau * (1 - np.exp(-3.0)) * 10.0, rtol=1e-9)
+    assert np.isclose(xn[0, :3] @ e, 40.0 * 90.0, rtol=1e-9)
+    assert np.isclose(xn[0, 3:] @ u, 10.0 * np.exp(-3.0), rtol=1e-9)
+    models = MotionModels(np.zeros(1), np.array([0.5]), np.array([0.05]), np.ones(1), tau)
+    F = transition(models, dt, R)[0, 0]
+    Q = process_noise(models, dt, R)[0, 0]
+    assert np.allclose(F @ x[0], xn[0], atol=1e-6)
+    assert np.allclose(F @ P[0] @ F.T + Q, Pn[0], rtol=1e-9, atol=1e-6)
+    # backwards (late reports) and tau = inf stay plain NCV
+    xb, _ = predict_ncv(x, P, -dt, R, 0.5, 0.05, tau)
+    assert np.allclose(xb[0, :3], -90.0 * x[0, 3:])
+
+
+def test_a_track_underground_is_lifted_to_the_floor_and_stops_descending():
+    from airshield.track.identity import refresh_geodetic
+    from airshield.track.state import TrackState
+    st = TrackState(3)
+    pos = np.array([geo.geodetic_to_ecef(50.0, 30.0, -400.0),
+                    geo.geodetic_to_ecef(50.1, 30.1, 700.0)])
+    R = np.asarray(geo.enu_to_ecef_rotation(np.array([50.0, 50.1]), np.array([30.0, 30.1])))
+    vel = R[:, :, 0] * 40.0 - R[:, :, 2] * 5.0  # 40 m/s east, descending 5 m/s
+    x = np.concatenate([pos, vel], axis=1)
+    rows = st.append(x=x, xm=np.repeat(x[:, None], 3, axis=1), R=R)
+    refresh_geodetic(st, rows, alt_floor=50.0)
+    assert np.isclose(st.alt[0], 50.0) and np.isclose(st.alt[1], 700.0)
+    lat, lon, alt = geo.ecef_to_geodetic(*st.x[0, :3])
+    assert np.isclose(alt, 50.0, atol=1e-3) and np.isclose(lat, 50.0, atol=1e-9)
+    assert np.isclose(st.x[0, 3:] @ R[0, :, 2], 0.0, atol=1e-9)  # no longer descending
+    assert np.isclose(st.x[0, 3:] @ R[0, :, 0], 40.0)  # horizontal motion kept
+    assert np.allclose(st.xm[0], st.x[0]) and np.allclose(st.x[1], x[1])  # every mode lifted

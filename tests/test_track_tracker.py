@@ -276,3 +276,58 @@ def test_any_reader_valid_reports_keep_the_tracker_finite(batches):
     assert tr.stats.processed == sum(len(d) for d in batches)
     st = tr.state
     assert np.isfinite(st.x).all() and np.isfinite(st.P).all() and np.isfinite(st.p_class).all()
+
+
+def _heard(S, x, t, rng, sigma_deg=2.0):
+    """Bearings of every microphone of S (ids A0..) within its 5 km of the object."""
+    lat, lon, alt = geo.ecef_to_geodetic(*x.T)
+    parts = []
+    for i in np.flatnonzero(np.char.startswith(np.asarray(S.ids, str), "A")):  # _acoustic_net
+        _, _, r = geo.geodetic_to_aer(lat, lon, alt, S.lat[i], S.lon[i], S.alt[i])
+        m = r < 5000.0
+        parts.append(ts.bearing_reports(S, i, t[m], x[m], rng, sigma_deg=sigma_deg))
+    return parts
+
+
+def _ids_near(pics, x, steps, max_m=1000.0):
+    ids, seen = set(), 0
+    for k in steps:
+        tid = _truth_id_at(pics[k], x[k], max_m)
+        if tid is not None:
+            ids.add(tid)
+            seen += 1
+    return ids, seen
+
+
+def test_one_object_seen_by_radar_and_microphones_gives_one_track():
+    rng = np.random.default_rng(21)
+    S = ts.sensors(ts.radar(sid="R1", lat=49.9, lon=29.9), *_acoustic_net())
+    t = np.arange(0.0, 200.0, 1.0)
+    x, v = ts.line(t, -2500.0, 1700.0, 400.0, 48.0, 4.0)
+    det = ts.merge(ts.polar_reports(S, 0, t, x, v, rng, pd=0.8), *_heard(S, x, t, rng))
+    pics = ts.run(Tracker(S), det)
+    ids, seen = _ids_near(pics, x, range(20, 190))
+    assert seen >= 165 and len(ids) == 1
+    shown = [len(pics[k]) for k in range(20, 190)]
+    assert np.mean(np.array(shown) == 1) > 0.95  # no bearing-only twin of the radar track
+
+
+def test_low_drone_lost_by_radar_keeps_its_id_when_microphones_hear_it():
+    """Radar holds a drone for 100 s, loses it under its horizon, nothing hears it
+    for about 45 s, then microphones do: the held track is re-acquired, same id,
+    and keeps the height the radar measured. A fixed 30 s deletion starts anew."""
+    rng = np.random.default_rng(22)
+    S = ts.sensors(ts.radar(sid="R1", lat=49.95, lon=29.8), *_acoustic_net())
+    t = np.arange(0.0, 230.0, 1.0)
+    x, v = ts.line(t, -12000.0, 1500.0, 150.0, 50.0, 2.0)
+    radar = ts.polar_reports(S, 0, t[t < 100], x[t < 100], v[t < 100], rng)
+    det = ts.merge(radar, *_heard(S, x, t, rng))
+    pics = ts.run(Tracker(S), det)
+    before, n0 = _ids_near(pics, x, range(20, 100), max_m=300.0)
+    after, n1 = _ids_near(pics, x, range(170, 228), max_m=300.0)
+    assert n0 >= 75 and n1 >= 50
+    assert len(before) == 1 and after == before
+    # silent for longer than delete_after_s (30 s): held, but not shown
+    assert all(len(pics[k]) == 0 for k in range(132, 145))
+    fixed = ts.run(Tracker(S, TrackerConfig(delete_after_max_s=30.0)), det)
+    assert _ids_near(fixed, x, range(170, 228), max_m=5000.0)[0].isdisjoint(before)

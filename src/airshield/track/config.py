@@ -17,9 +17,15 @@ class TrackerConfig:
     imm: bool = True  # False: one NCV model (faster, no manoeuvre handling)
     turn_rate_dps: float = 6.0  # the coordinated-turn modes turn at +/- this rate
     q_turn_h: float = 2.0  # m^2/s^3 horizontal noise in the turn modes (rate mismatch)
+    q_turn_v: float = 0.05  # m^2/s^3 vertical noise in the turn (manoeuvre) modes
     sojourn_s: tuple[float, float, float] = (60.0, 10.0, 10.0)  # mean time in NCV, CT+, CT-
     v_max_mps: float = 300.0  # fastest object a new track may be (bounds the velocity prior)
     vu_sigma_mps: float = 15.0  # vertical-velocity prior of a new track
+    vu_tau_s: float = 30.0  # vertical velocity decays with this time constant (drones hold
+    # height; a climb is not carried for minutes by a track that lost its height measurement)
+
+    alt_floor_m: float | None = None  # no track below this height (None: lowest sensor ...
+    alt_floor_margin_m: float = 100.0  # ... minus this margin, for terrain below it)
 
     # --- association
     gate_p: float = 0.9999  # chi-square gate probability (threshold per measurement dimension)
@@ -34,7 +40,9 @@ class TrackerConfig:
     default_period_s: float = 2.0  # a sensor's revisit period when sensors.json has none
     tentative_timeout_s: float = 12.0  # a tentative track with no update for this long dies
     coast_after_s: float = 6.0  # a confirmed track not updated for this long is "coasting"
-    delete_after_s: float = 30.0  # ... and is deleted after this long
+    delete_after_s: float = 30.0  # ... and is deleted after this long ...
+    coast_history_frac: float = 0.5  # ... or this fraction of the time it has been held ...
+    delete_after_max_s: float = 90.0  # ... up to this long (manage.delete_after)
     max_pos_sigma_m: float = 5000.0  # or when its largest position sigma exceeds this
     merge_p: float = 0.99  # younger track merged into an older one within this chi2(6) quantile
     merge_radius_m: float = 3000.0  # merge candidates are searched within this distance

@@ -52,13 +52,34 @@ def recent_sources(state: TrackState, rows: np.ndarray, window_s: float):
     return src, (src >= 0) & (src_t >= (t_hit - window_s)[:, None])
 
 
-def refresh_geodetic(state: TrackState, rows: np.ndarray) -> None:
-    """Refresh the cached lat/lon/alt and ENU rotation of ``rows``."""
+def refresh_geodetic(state: TrackState, rows: np.ndarray, alt_floor: float = -np.inf) -> None:
+    """Refresh the cached lat/lon/alt and ENU rotation of ``rows``.
+
+    Nothing flies underground: a track whose height fell below ``alt_floor`` (a
+    low drone seen by a radar near its horizon, where one elevation sigma is a
+    kilometre, or azimuth-only updates that do not hold the height) is projected
+    back onto the floor and stops descending (estimate projection onto the
+    constraint; the covariance is kept)."""
     x = state.x[rows]
     lat, lon, alt = geo.ecef_to_geodetic(x[:, 0], x[:, 1], x[:, 2])
+    lat, lon, alt = np.atleast_1d(lat), np.atleast_1d(lon), np.atleast_1d(alt)
+    R = geo.enu_to_ecef_rotation(lat, lon).reshape(-1, 3, 3)
+    low = np.flatnonzero(alt < alt_floor)
+    if low.size:
+        r, u = rows[low], R[low, :, 2]
+        lift = (alt_floor - alt[low])[:, None] * u
+        xv = state.x[r]  # the combined state and every IMM mode
+        xv[:, :3] += lift
+        xv[:, 3:] -= np.minimum((xv[:, 3:] * u).sum(axis=1), 0.0)[:, None] * u
+        state.x[r] = xv
+        xm = state.xm[r]
+        xm[..., :3] += lift[:, None]
+        vu = np.minimum((xm[..., 3:] * u[:, None]).sum(axis=-1), 0.0)
+        xm[..., 3:] -= vu[..., None] * u[:, None]
+        state.xm[r] = xm
+        alt[low] = alt_floor
     state.lat[rows], state.lon[rows], state.alt[rows] = lat, lon, alt
-    R = geo.enu_to_ecef_rotation(np.atleast_1d(lat), np.atleast_1d(lon))
-    state.R[rows] = R.reshape(-1, 3, 3)
+    state.R[rows] = R
 
 
 class IdentityQueue:
@@ -78,7 +99,8 @@ class IdentityQueue:
     def add(self, ids: np.ndarray, hint: np.ndarray, is_adsb: np.ndarray) -> None:
         self._items.append((ids.copy(), hint, is_adsb))
 
-    def flush(self, st: TrackState, omega: np.ndarray, kinematic: bool) -> None:
+    def flush(self, st: TrackState, omega: np.ndarray, kinematic: bool,
+              alt_floor: float = -np.inf) -> None:
         if self._items:
             ids = np.concatenate([q[0] for q in self._items])
             hint = np.concatenate([q[1] for q in self._items])
@@ -94,7 +116,7 @@ class IdentityQueue:
             rows = np.flatnonzero(st.kin_due)
             if rows.size:
                 st.kin_due[rows] = False
-                refresh_geodetic(st, rows)
+                refresh_geodetic(st, rows, alt_floor)
                 kin = classify.class_likelihoods(*kinematics(st, rows, omega))
                 none = np.full(kin.shape, np.nan)
                 st.p_class[rows] = classify.update_class(st.p_class[rows], kin, none,

@@ -9,8 +9,10 @@ tentative track is confirmed when at least M of its last N revisits were hits
 tracks that were not updated.
 
 Deletion: a tentative track not updated for tentative_timeout_s; a confirmed
-track not updated for delete_after_s (it shows as "coasting" from coast_after_s
-on) or whose position sigma grew past max_pos_sigma_m.
+track whose position sigma grew past max_pos_sigma_m, or not updated for
+``delete_after`` (delete_after_s, longer for a track with a long history; it shows
+as "coasting" from coast_after_s on and is hidden after delete_after_s, but kept
+so that it can be re-acquired under its id).
 
 Merging: two tracks on one object (seen first by two sensors far apart, or born
 from a late report) are found with a KD-tree on positions and tested on the
@@ -52,12 +54,23 @@ def confirm(state: TrackState, rows: np.ndarray, cfg: TrackerConfig) -> np.ndarr
     return new
 
 
+def delete_after(state: TrackState, rows: np.ndarray | slice, cfg: TrackerConfig) -> np.ndarray:
+    """Silence a confirmed track may coast through before deletion: delete_after_s,
+    longer for a track with a long consistent history (a fraction of the time it
+    was held, up to delete_after_max_s). A drone that drops under the radar
+    horizon or between microphones keeps its id; a young track dies quickly. The
+    position-sigma limit still removes a coasting track that has lost its object."""
+    held = state.t_hit[rows] - state.t_birth[rows]
+    return np.clip(cfg.coast_history_frac * held, cfg.delete_after_s,
+                   max(cfg.delete_after_s, cfg.delete_after_max_s))
+
+
 def doomed(state: TrackState, now: float, cfg: TrackerConfig) -> np.ndarray:
     """Boolean mask of the tracks to delete at ``now``."""
     silent = now - state.t_hit
     tent = state.status == TENTATIVE
     d = tent & (silent > cfg.tentative_timeout_s)
-    d |= ~tent & (silent > cfg.delete_after_s)
+    d |= ~tent & (silent > delete_after(state, slice(None), cfg))
     bad = ~np.isfinite(state.x).all(axis=1) | ~np.isfinite(state.P[:, :3, :3]).all(axis=(1, 2))
     d |= bad
     # largest eigenvalue <= trace: only tracks whose trace is over the limit can be

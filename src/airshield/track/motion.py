@@ -27,6 +27,7 @@ class MotionModels:
     q_h: np.ndarray  # (M,) horizontal white-acceleration density, m^2/s^3
     q_v: np.ndarray  # (M,) vertical
     sojourn_s: np.ndarray  # (M,) mean time spent in each mode (IMM Markov chain)
+    vu_tau_s: float = np.inf  # vertical velocity decays with this time constant (inf: NCV)
 
     @property
     def M(self) -> int:
@@ -37,10 +38,11 @@ def models_from_config(cfg: TrackerConfig) -> MotionModels:
     """NCV alone, or the IMM set (NCV, left turn, right turn)."""
     if not cfg.imm:
         return MotionModels(np.zeros(1), np.array([cfg.q_h]), np.array([cfg.q_v]),
-                            np.array([np.inf]))
+                            np.array([np.inf]), cfg.vu_tau_s)
     w = np.radians(cfg.turn_rate_dps)
     return MotionModels(np.array([0.0, w, -w]), np.array([cfg.q_h, cfg.q_turn_h, cfg.q_turn_h]),
-                        np.full(3, cfg.q_v), np.asarray(cfg.sojourn_s, float))
+                        np.array([cfg.q_v, cfg.q_turn_v, cfg.q_turn_v]),
+                        np.asarray(cfg.sojourn_s, float), cfg.vu_tau_s)
 
 
 def markov(models: MotionModels, dt: np.ndarray) -> np.ndarray:
@@ -57,6 +59,22 @@ def markov(models: MotionModels, dt: np.ndarray) -> np.ndarray:
     return pi
 
 
+def vertical_decay(dt: np.ndarray, tau: float):
+    """Vertical velocity as an integrated Ornstein-Uhlenbeck process: drones hold
+    height, so a climb seen once decays instead of being carried for ever (a
+    track that loses its height measurement, e.g. to azimuth-only microphones,
+    otherwise drifts kilometres up or underground). Over dt > 0 the vertical
+    velocity is scaled by 1 - b and the vertical displacement is dt - g times it:
+    b = 1 - exp(-dt/tau), g = dt - tau b. Backward (dt <= 0) and tau = inf: NCV."""
+    dt = np.asarray(dt, float)
+    if not np.isfinite(tau):
+        z = np.zeros_like(dt)
+        return z, z
+    f = np.maximum(dt, 0.0)
+    b = -np.expm1(-f / tau)
+    return b, f - tau * b
+
+
 def transition_blocks(models: MotionModels, dt: np.ndarray, R: np.ndarray):
     """The ECEF transition of each mode over dt (any sign) as its two 3x3 blocks,
     F = [[I, A], [0, B]]: A (K,M,3,3) maps velocity into displacement, B turns the
@@ -69,7 +87,8 @@ def transition_blocks(models: MotionModels, dt: np.ndarray, R: np.ndarray):
     k, m = dt.size, models.M
     d = dt[:, None]
     e = (..., None, None)
-    if not np.any(models.omega):
+    b, g = vertical_decay(dt, models.vu_tau_s)
+    if not np.any(models.omega) and not np.any(b):
         A = np.broadcast_to(d[e] * np.eye(3), (k, m, 3, 3))
         return A, np.broadcast_to(np.eye(3), (k, m, 3, 3))
     w = models.omega[None, :]
@@ -84,7 +103,8 @@ def transition_blocks(models: MotionModels, dt: np.ndarray, R: np.ndarray):
     ux = np.zeros((k, 1, 3, 3))
     ux[:, 0, 0, 1], ux[:, 0, 0, 2], ux[:, 0, 1, 2] = -u[:, 2], u[:, 1], -u[:, 0]
     ux[:, 0, 1, 0], ux[:, 0, 2, 0], ux[:, 0, 2, 1] = u[:, 2], -u[:, 1], u[:, 0]
-    return sw[e] * hor + cw[e] * ux + d[e] * uu, c[e] * hor + s[e] * ux + uu
+    dv, bv = (d - g[:, None])[e], (1.0 - b[:, None])[e]
+    return sw[e] * hor + cw[e] * ux + dv * uu, c[e] * hor + s[e] * ux + bv * uu
 
 
 def transition(models: MotionModels, dt: np.ndarray, R: np.ndarray) -> np.ndarray:

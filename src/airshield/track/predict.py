@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from airshield.track.motion import MotionModels, markov, noise_density, transition_blocks
+from airshield.track.motion import (MotionModels, markov, noise_density, transition_blocks,
+                                    vertical_decay)
 
 
 def _spread(w: np.ndarray, xm: np.ndarray, Pm: np.ndarray):
@@ -81,17 +82,42 @@ def combine(xm: np.ndarray, Pm: np.ndarray, mu: np.ndarray):
 
 
 def predict_ncv(x: np.ndarray, P: np.ndarray, dt: np.ndarray, R: np.ndarray, q_h: float,
-                q_v: float):
-    """One Gaussian per row carried over dt by nearly-constant velocity, with
-    block algebra (no 6x6 products): for gating, output ticks and late reports.
+                q_v: float, vu_tau_s: float = np.inf):
+    """One Gaussian per row carried over dt by nearly-constant velocity (vertical
+    velocity decaying with vu_tau_s, motion.vertical_decay), with block algebra (no
+    6x6 products): for gating, output ticks and late reports.
     Process noise as in motion.process_noise (ENU densities q_h, q_v)."""
     dt = np.asarray(dt, float)
     d = dt[:, None, None]
     a = np.abs(d)
     P11, P12, P21, P22 = P[:, :3, :3], P[:, :3, 3:], P[:, 3:, :3], P[:, 3:, 3:]
     up = R[:, :, 2]
-    D = q_h * np.eye(3) + (q_v - q_h) * (up[:, :, None] * up[:, None, :])
+    uu = up[:, :, None] * up[:, None, :]
+    D = q_h * np.eye(3) + (q_v - q_h) * uu
+    b, g = vertical_decay(dt, vu_tau_s)
     Pn = np.empty_like(P)
+    if np.any(b):
+        # F = [[I, A], [0, B]] with A = dt I - g u u^T, B = I - b u u^T: rank-one
+        # corrections of the NCV blocks, so no 3x3 matrix products
+        g3, b3 = g[:, None, None], b[:, None, None]
+        uc, ur = up[:, :, None], up[:, None, :]
+
+        def left(M):  # u u^T M
+            return uc * (ur @ M)
+
+        def right(M):  # M u u^T
+            return (M @ uc) * ur
+        X = P12 + d * P22 - g3 * left(P22)  # P12 + A P22
+        Pn[:, :3, :3] = P11 + d * P21 - g3 * left(P21) + d * X - g3 * right(X) + D * (a ** 3 / 3.0)
+        Pn[:, :3, 3:] = X - b3 * right(X) + D * (d * a / 2.0)
+        Pn[:, 3:, :3] = np.swapaxes(Pn[:, :3, 3:], -1, -2)
+        BP = P22 - b3 * left(P22)
+        Pn[:, 3:, 3:] = BP - b3 * right(BP) + D * a
+        v = x[:, 3:]
+        vu = (v * up).sum(axis=1)[:, None]
+        xn = np.concatenate([x[:, :3] + v * dt[:, None] - (g[:, None] * vu) * up,
+                             v - (b[:, None] * vu) * up], axis=1)
+        return xn, Pn
     Pn[:, :3, :3] = P11 + d * (P12 + P21) + d * d * P22 + D * (a ** 3 / 3.0)
     Pn[:, :3, 3:] = P12 + d * P22 + D * (d * a / 2.0)
     Pn[:, 3:, :3] = P21 + d * P22 + D * (d * a / 2.0)

@@ -66,8 +66,15 @@ class Tracker:
         self.models = models_from_config(self.cfg)
         m = self.models  # the NCV mode alone, for carrying late reports back in time
         self.ncv = MotionModels(m.omega[:1], m.q_h[:1], m.q_v[:1], m.sojourn_s[:1])
-        self._q_gate = (float(m.q_h.max()), float(m.q_v.max()))  # gating: the noisiest mode
+        # gating: the noisiest mode
+        self._q_gate = (float(m.q_h.max()), float(m.q_v.max()), m.vu_tau_s)
         self.sensors = SensorTable.build(sensors, self.cfg)
+        # the ground, from the lowest sensor (sensors stand on it): tracks stay above
+        alts = np.asarray(sensors.alt, float)
+        alts = alts[np.isfinite(alts)]
+        self.alt_floor = (self.cfg.alt_floor_m if self.cfg.alt_floor_m is not None
+                          else float(alts.min()) - self.cfg.alt_floor_margin_m if alts.size
+                          else -np.inf)
         self.state = TrackState(self.models.M)
         self.stats = TrackerStats()
         self.warnings = SigmaWarnings(source)
@@ -143,11 +150,13 @@ class Tracker:
         short hops, so the combined state is carried by the NCV mode alone
         (exact for straight flight; the IMM proper runs at every update)."""
         st, cfg = self.state, self.cfg
+        # a track silent for longer than delete_after_s is not shown, but one with a long
+        # history is kept a while longer to be re-acquired under its id (manage.delete_after)
         rows = np.flatnonzero((st.status == CONFIRMED) & (now - st.t_hit <= cfg.delete_after_s))
         if rows.size == 0:
             return Picture.empty(now)
         x, P = predict_ncv(st.x[rows], st.P[rows], now - st.t[rows], st.R[rows],
-                           self.cfg.q_h, self.cfg.q_v)
+                           self.cfg.q_h, self.cfg.q_v, self.cfg.vu_tau_s)
         status = manage.coasting(st, rows, now, cfg).astype(np.int8)
         if len(self._icao_names) != len(self.icao_codes):
             self._icao_names = sorted(self.icao_codes, key=self.icao_codes.get)
@@ -198,7 +207,7 @@ class Tracker:
             # noise: cheap block algebra for every candidate; the IMM proper runs
             # only for the pairs chosen
             dt = p.t[pj] - st.t[ti]
-            xc, Pc = predict_ncv(st.x[ti], st.P[ti], dt, st.R[ti], self._q_gate[0], self._q_gate[1])
+            xc, Pc = predict_ncv(st.x[ti], st.P[ti], dt, st.R[ti], *self._q_gate)
             d2, cost = np.empty(ti.size), np.empty(ti.size)
             for mt in np.unique(p.mtype[pj]):
                 g = np.flatnonzero(p.mtype[pj] == mt)
@@ -363,7 +372,8 @@ class Tracker:
         kin = self.clock >= self._next_kin
         if kin:
             self._next_kin = self.clock + self.cfg.class_every_s
-        self._identity.flush(self.state, self.models.omega, kinematic=kin)
+        self._identity.flush(self.state, self.models.omega, kinematic=kin,
+                             alt_floor=self.alt_floor)
 
     def _initiate(self, p: Plots) -> None:
         """Tentative tracks from free radar plots and position reports."""
