@@ -97,6 +97,8 @@ def track(
 
         result = track_run(run_dir, out_file, progress=not quiet)
         report_skipped(result.skipped)
+        for w in getattr(result, "warnings", [])[:20]:
+            err.print(f"airshield: warning {w}", markup=False)
         err.print(f"airshield: {result.summary()}", markup=False)
         if result.fatal or (strict and result.skipped):
             raise typer.Exit(2)
@@ -140,6 +142,94 @@ def assign(
         else:
             Path(plan_out).write_text(text + "\n")
 
+
+@app.command()
+def demo(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a scenario YAML file.")] = "demo",
+    speed: Annotated[float, typer.Option(help="Scenario seconds per wall second (1 = real time).")] = 1.0,
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback unless you say otherwise).")] = "127.0.0.1",
+    headless: Annotated[bool, typer.Option("--headless", help="No web server: print a status line.")] = False,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (default: the scenario's).")] = None,
+    policy: Annotated[str, typer.Option(help="manual | approve_all | cost_cap")] = "manual",
+    cost_cap: Annotated[Optional[float], typer.Option("--cost-cap", help="Cost cap for --policy cost_cap.")] = None,
+    duration: Annotated[Optional[float], typer.Option(help="Override duration_s (seconds).")] = None,
+    record: Annotated[Optional[Path], typer.Option(help="Event log (default runs/demo-<time>.sqlite).")] = None,
+    no_record: Annotated[bool, typer.Option("--no-record", help="Keep no event log.")] = False,
+) -> None:
+    """Run a scenario live and serve the common operational picture (http://127.0.0.1:8000)."""
+    with user_errors():
+        from airshield.web import serve
+
+        if policy not in ("manual", "approve_all", "cost_cap"):
+            from airshield.errors import InputError
+
+            raise InputError(f"unknown policy {policy!r} (manual, approve_all, cost_cap)", field="--policy")
+        path = None if no_record else (record or serve.default_record_path())
+        runner = serve.build_live(scenario, speed=speed, seed=seed, policy=policy, cost_cap=cost_cap,
+                                  duration_s=duration, record=path)
+        say = lambda s: err.print(f"airshield: {s}", markup=False)  # noqa: E731
+        if path is not None:
+            say(f"recording to {path}")
+        if headless:
+            serve.headless(runner, lambda s: out.print(s, markup=False))
+        else:
+            serve.serve(runner, host, port, say)
+
+
+@app.command()
+def replay(
+    log: Annotated[Path, typer.Argument(help="Event log written by `airshield demo` (.sqlite).")],
+    speed: Annotated[float, typer.Option(help="Scenario seconds per wall second.")] = 1.0,
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    headless: Annotated[bool, typer.Option("--headless", help="No web server: print a status line.")] = False,
+) -> None:
+    """Serve the picture from a recording, with pause, seek and speed controls."""
+    with user_errors():
+        from airshield.web import serve
+
+        runner = serve.build_replay(log, speed=speed)
+        if headless:
+            serve.headless(runner, lambda s: out.print(s, markup=False))
+        else:
+            serve.serve(runner, host, port, lambda s: err.print(f"airshield: {s}", markup=False))
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a scenario YAML file.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run directory to write.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (default: the scenario's).")] = None,
+    policy: Annotated[str, typer.Option(help="approve_all | cost_cap | manual")] = "approve_all",
+    cost_cap: Annotated[Optional[float], typer.Option("--cost-cap", help="Cost cap for --policy cost_cap.")] = None,
+    planner: Annotated[str, typer.Option(help="optimal | nearest | missiles_first")] = "optimal",
+    duration: Annotated[Optional[float], typer.Option(help="Override duration_s (seconds).")] = None,
+    compare: Annotated[bool, typer.Option("--compare", help="Run every planner on --seeds; print a table.")] = False,
+    seeds: Annotated[Optional[str], typer.Option(help="Seeds for --compare, comma-separated "
+                                                      "(default: the seed and the next two).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Closed loop: simulate, track, assess, plan, approve by policy, engage; write the run directory."""
+    with user_errors():
+        from airshield.live import runner as live
+
+        if compare:
+            result = live.compare_doctrines(scenario, live.parse_seeds(seeds, scenario, seed), policy=policy,
+                                            cost_cap=cost_cap, duration_s=duration, progress=not quiet)
+            from rich.console import Console
+
+            Console(width=max(out.width, 140), highlight=False).print(live.compare_table(result))
+            if out_dir is not None:
+                live.write_compare(out_dir, result)
+            return
+        if out_dir is None:
+            from airshield.errors import InputError
+
+            raise InputError("missing --out DIR (or give --compare)", field="--out")
+        s = live.run_to_dir(scenario, out_dir, seed=seed, policy=policy, cost_cap=cost_cap, planner=planner,
+                            duration_s=duration, progress=not quiet)
+        err.print(f"airshield: wrote {out_dir}: {live.one_line(s)}", markup=False)
 
 def main() -> None:
     global DEBUG

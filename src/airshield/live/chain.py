@@ -1,0 +1,448 @@
+"""The live chain: sense -> track -> assess -> plan -> recommend -> approve ->
+engage -> outcome, one truth step at a time.
+
+``Chain`` owns a ``Simulation`` (truth), the scenario's sensors, a streaming
+``Tracker``, the assets and the effectors. Each ``step``:
+
+1. settles the engagements whose intercept time falls in this step against
+   truth (``outcome.resolve``): a kill ends the object (``sim.defeat``);
+2. observes the step with the sensors; reports reach the tracker at their
+   arrival time (``t_rx`` = t + delay for crowd and relayed reports);
+3. flies the truth on; attack drones that reach their target are impacts,
+   costing the value of the asset they fall in (times their class lethality);
+4. updates the tracker to the new time;
+5. every ``replan_s``: assesses the tracks, works out who can engage whom
+   (``engage.feasibility``), plans (``live.doctrine``), emits the shots due now
+   as recommendations and puts each new one to the approval policy.
+
+Nothing is fired without an approval event: the policy stands in for the
+operator (``approve_all``, ``cost_cap``) or waits for ``approve()`` (``manual``).
+The planner sees only tracks; outcomes are drawn against truth from a seeded
+random stream of their own, so a run is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from airshield import CLASSES, geo
+from airshield.assess import ThreatParams, assess, load_assets
+from airshield.engage.effectors import load_effectors
+from airshield.engage.feasibility import intercept, shots_available
+from airshield.errors import InputError
+from airshield.io.records import Detections
+from airshield.io.run import sensors_from_records
+from airshield.live.doctrine import PLANNERS, PlanInput, Reserve, is_missile, plan
+from airshield.live.outcome import (Arsenal, Engagement, OutcomeParams, aim_points, impact_losses, in_flight,
+                                   resolve)
+from airshield.live.policy import Roe, make_policy
+from airshield.sim.engine import HIT_T, Simulation
+from airshield.sim.run import build_suite
+from airshield.sim.scenario import THREAT_CLASSES, Scenario, load_scenario
+from airshield.track.config import TrackerConfig
+from airshield.track.picture import Picture
+from airshield.track.tracker import Tracker
+
+ATTACK = np.array([c in THREAT_CLASSES for c in CLASSES])  # shahed, decoy, jet_drone, recon
+
+
+@dataclass
+class Snapshot:
+    t: float
+    tracks: list[dict]
+    threats: list[dict]
+    recommendations: list[dict]
+    events: list[dict]
+    counters: dict
+    effectors: list[dict]
+
+
+@dataclass
+class Rec:
+    """One recommendation: ``shots`` of effector row ``e`` at ``track``."""
+
+    id: str
+    e: int
+    track: str
+    shots: int
+    pk: float
+    cost: float
+    value_saved: float
+    created_t: float
+    updated_t: float
+    t_launch: float  # absolute, as of the latest plan
+    t_intercept: float
+    point: np.ndarray
+    status: str = "open"  # open | approved | rejected | withdrawn
+
+
+@dataclass
+class _Truth:
+    """Truth counters for the summary (simulation only)."""
+
+    defeated: dict = field(default_factory=dict)  # class -> count
+    leaked: dict = field(default_factory=dict)
+    value_lost: float = 0.0
+
+
+def track_ids(pic: Picture) -> list[str]:
+    """TRACK ids ("T<number>") of a picture's rows, as in tracks.jsonl."""
+    return [f"T{i}" for i in pic.ids.tolist()]
+
+
+class Chain:
+    def __init__(self, scenario: str | Scenario, *, seed: int | None = None, policy: str = "approve_all",
+                 cost_cap: float | None = None, planner: str = "optimal", replan_s: float = 2.0,
+                 duration_s: float | None = None, lam: float = 1.0, horizon_s: float = 300.0,
+                 tracker_config: TrackerConfig | None = None, outcome: OutcomeParams | None = None,
+                 threat_params: ThreatParams | None = None, roe: Roe | None = None,
+                 reserve: Reserve | None = None):
+        scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        if planner not in PLANNERS:
+            raise InputError(f"unknown planner {planner!r} (use one of {', '.join(PLANNERS)})", field="--planner")
+        if not (math.isfinite(replan_s) and replan_s > 0):
+            raise InputError(f"must be a positive number of seconds, got {replan_s}", field="replan_s")
+        self.scenario, self.planner, self.replan_s = scn, planner, float(replan_s)
+        self.lam, self.horizon_s = float(lam), float(horizon_s)
+        self.policy = make_policy(policy, cost_cap)
+        self.outcome = outcome or OutcomeParams()
+        self.roe = roe or Roe()
+        self.reserve = reserve or Reserve()
+        self.threat_params = threat_params or ThreatParams()
+        self.sim = Simulation(scn, seed=seed, duration_s=duration_s)
+        self.suite = build_suite(scn, self.sim.ss_deploy)
+        self.sensor_records = self.suite.contract_records()
+        self.tracker = Tracker(sensors_from_records(self.sensor_records), tracker_config, source="live")
+        try:
+            self.assets = load_assets(scn.assets, scn.file)
+            self.effectors = load_effectors(scn.effectors, scn.file)
+        except InputError as e:
+            raise scn.located(e) from None
+        self.arsenal = Arsenal(self.effectors)
+        self.missile = is_missile(self.effectors)
+        self.cheap = self.effectors.cost < self.reserve.min_cost
+        self.held = self.reserve.held(self.effectors)
+        self.lethality = self.threat_params.class_vector(self.threat_params.lethality)
+        self._obs_rng = np.random.default_rng(self.sim.ss_observe)
+        # Outcomes draw from a fifth child of the seed: the sim's four streams
+        # (plans, birds, deployment, noise) are the first four.
+        self._out_rng = np.random.default_rng(np.random.SeedSequence(self.sim.seed).spawn(5)[4])
+        self.n_steps = max(1, math.ceil(self.sim.duration_s / self.sim.dt - 1e-9))
+        self.picture = Picture.empty(0.0)
+        self.last_obs = None  # the latest step's Observations (for writers)
+        self._pending = Detections.empty()
+        self._pending_rx = np.zeros(0)
+        self.recs: dict[str, Rec] = {}
+        self._open: dict[tuple[int, str], str] = {}  # (effector row, track) -> open rec id
+        self.rejected: dict[str, set[int]] = {}  # track -> effector rows the operator said no to
+        self.engagements: list[Engagement] = []
+        self._active: list[Engagement] = []  # flying or looking
+        self.killed_tracks: set[str] = set()
+        self._first_seen: dict[str, float] = {}
+        self.threat_info: dict[str, dict] = {}
+        self.threat_tracks: set[str] = set()
+        self.truth = _Truth()
+        self.events: list[dict] = []
+        self._snap_ptr = 0
+        self._next_plan = self.replan_s
+
+    # -- public ---------------------------------------------------------------
+    @property
+    def t(self) -> float:
+        return self.sim.t
+
+    @property
+    def finished(self) -> bool:
+        return self.sim.k >= self.n_steps
+
+    def step(self, dt: float | None = None) -> Snapshot:
+        n = 1 if dt is None else max(1, int(round(dt / self.sim.dt)))
+        for _ in range(n):
+            if self.finished:
+                break
+            self.advance()
+        return self.snapshot()
+
+    def approve(self, rec_id: str, by: str = "operator") -> dict:
+        rec = self._open_rec(rec_id)
+        return self._approve(rec, by, self.t)
+
+    def reject(self, rec_id: str, by: str = "operator") -> dict:
+        rec = self._open_rec(rec_id)
+        return self._reject(rec, by, self.t)
+
+    def static_layers(self) -> dict:
+        eff = self.effectors
+        return {
+            "origin": dict(self.scenario.origin),
+            "sensors": [{k: r[k] for k in ("id", "kind", "lat", "lon", "alt", "range_max_m", "nation") if k in r}
+                        for r in self.sensor_records],
+            "assets": self.assets.to_records(),
+            "effectors": [{"id": eff.ids[e], "kind": eff.kind_name(e), "lat": float(eff.lat[e]),
+                           "lon": float(eff.lon[e]), "min_range_m": float(eff.min_range[e]),
+                           "max_range_m": float(eff.max_range[e]), "cost_per_shot": float(eff.cost[e]),
+                           "stock": int(eff.stock[e])} for e in range(len(eff))],
+        }
+
+    # -- one truth step -------------------------------------------------------
+    def advance(self) -> None:
+        sim = self.sim
+        t0 = sim.t
+        t1 = min((sim.k + 1) * sim.dt, sim.duration_s)
+        self._settle(t0, t1)
+        obs = self.suite.observe(sim.state, t0, t1, self._obs_rng)
+        self.last_obs = obs
+        flying = np.flatnonzero(sim.alive)
+        sim.step()
+        ended = flying[~sim.alive[flying]]
+        self._impacts(ended[sim.fate[ended] == HIT_T])
+        now = sim.t
+        self.picture = self.tracker.step(self._arrived(obs, now), now)
+        for g in [g for g in self._active if g.state == "looking" and g.t_intercept + self.outcome.look_s <= now]:
+            g.state = "done"
+        self._active = [g for g in self._active if g.state != "done"]
+        if now + 1e-9 >= self._next_plan:
+            self._plan(now)
+            self._next_plan += self.replan_s
+
+    def _arrived(self, obs, now: float) -> Detections | None:
+        """Reports that have reached the tracker by ``now``, in arrival order."""
+        d = obs.detections
+        if len(d):
+            rx = d.t + np.asarray(obs.delay_s, float)
+            if len(self._pending):
+                d, rx = Detections.concat([self._pending, d]), np.concatenate([self._pending_rx, rx])
+        elif len(self._pending):
+            d, rx = self._pending, self._pending_rx
+        else:
+            return None
+        ready = rx <= now + 1e-9
+        self._pending, self._pending_rx = d.take(~ready), rx[~ready]
+        idx = np.flatnonzero(ready)
+        if idx.size == 0:
+            return None
+        return d.take(idx[np.argsort(rx[idx], kind="stable")])
+
+    def _impacts(self, rows: np.ndarray) -> None:
+        """Attack drones that reached their target: value lost where they fell."""
+        sim = self.sim
+        cls = sim.fleet.cls[rows]
+        threat = np.isin(np.array(CLASSES, dtype=object)[cls], THREAT_CLASSES)
+        rows, cls = rows[threat], cls[threat]
+        if rows.size == 0:
+            return
+        a = self.assets
+        asset, lost = impact_losses(sim.fleet.lat[rows], sim.fleet.lon[rows], cls, a, self.lethality)
+        for r, c, k, v in zip(rows.tolist(), cls.tolist(), asset.tolist(), lost.tolist()):
+            name = CLASSES[c]
+            self.truth.leaked[name] = self.truth.leaked.get(name, 0) + 1
+            self.truth.value_lost += v
+            self._event("impact", self.t, object=sim.objects.ids[r], **{"class": name},
+                        asset=a.names[k] if k >= 0 else None, value_lost=round(v, 2))
+
+    def _settle(self, t0: float, t1: float) -> None:
+        """Engagements meeting their threat before ``t1``, against truth at ``t0``."""
+        due = [g for g in self._active if g.state == "flying" and g.t_intercept < t1 - 1e-9]
+        if not due:
+            return
+        pic, sim = self.picture, self.sim
+        aim, lost = aim_points(due, {t: k for k, t in enumerate(track_ids(pic))}, pic)
+        st = sim.state
+        res = resolve(due, aim, lost, self.effectors, st.ecef, st.cls, st.alive, self._out_rng, self.outcome)
+        for i, g in enumerate(due):
+            row = int(res.truth_row[i])
+            t_hit = max(g.t_intercept, t0)
+            if res.killed[i]:
+                sim.defeat([row], t_hit)
+                g.state, g.result = "done", "defeated"
+                self.killed_tracks.add(g.track)
+                name = CLASSES[int(st.cls[row])]
+                self.truth.defeated[name] = self.truth.defeated.get(name, 0) + 1
+            else:
+                g.state, g.result = "looking", "lost" if lost[i] else "missed"
+            g.truth = sim.objects.ids[row] if row >= 0 else None
+            self._event("outcome", t_hit, engagement=g.id, rec=g.rec, effector=self.effectors.ids[g.effector],
+                        threat=g.track, result=g.result, truth=g.truth,
+                        truth_class=CLASSES[int(st.cls[row])] if row >= 0 else None,
+                        miss_distance_m=round(float(res.distance_m[i]), 1) if np.isfinite(res.distance_m[i])
+                        else None, p_kill=round(float(res.p_kill[i]), 4))
+
+    # -- planning -------------------------------------------------------------
+    def _plan(self, now: float) -> None:
+        pic, eff = self.picture, self.effectors
+        ids = track_ids(pic)
+        n = len(ids)
+        if n == 0 or len(eff) == 0:
+            self._publish(np.zeros((len(eff), n), np.int64), ids, None, None, now)
+            return
+        if len(self.assets):
+            a = assess(pic.ecef, pic.vel_enu, pic.p_class, self.assets, pos_cov_enu=pic.cov_enu,
+                       params=self.threat_params)
+            el, tti, tgt, p_tgt = a.expected_loss, a.time_to_target, a.likely_target, a.p_target
+        else:
+            el, tti, tgt, p_tgt = np.zeros(n), np.full(n, np.inf), np.full(n, -1), np.zeros((n, 0))
+        killed = np.array([i in self.killed_tracks for i in ids], bool)
+        self._note_threats(ids, el, tti, tgt, p_tgt, pic, killed)
+        vel = np.stack(geo.enu_to_ecef_vectors(pic.vel_enu[:, 0], pic.vel_enu[:, 1], pic.vel_enu[:, 2],
+                                               pic.lat, pic.lon), axis=-1).reshape(n, 3)
+        view = self.arsenal.view(now)
+        icp = intercept(view, pic.ecef, vel, tti, now, p_class=pic.p_class)
+        seen = self._first_seen
+        age = now - np.array([seen.setdefault(i, now) for i in ids])
+        hostile = ((pic.p_class[:, ATTACK].sum(axis=1) >= self.roe.min_p_hostile) & (age >= self.roe.min_age_s)
+                   & (pic.status == 0) & ~icp.withheld & ~killed)
+        pk = np.where(hostile[None, :], icp.pk_eff, 0.0)
+        col = {t: j for j, t in enumerate(ids)}
+        for t, rows in self.rejected.items():
+            if t in col:
+                pk[list(rows), col[t]] = 0.0
+        survival, look_at, engaged = in_flight(self._active, col, n, now, self.outcome.look_s)
+        due = icp.feasible & (icp.t_launch - eff.reaction[:, None] <= self.replan_s + 1e-9)
+        dist = np.linalg.norm(eff.ecef[:, None, :] - pic.ecef[None, :, :], axis=-1)
+        shots = shots_available(view, self.horizon_s)
+        # shots of this plan that come out of the reserve (the stock above it goes first)
+        held = shots - np.minimum(shots, view.stock - np.minimum(self.held, view.stock))
+        inp = PlanInput(pk=pk, due=due, value=np.where(killed, 0.0, el * survival), hostile=hostile,
+                        engaged=engaged, urgency=tti, distance=dist, cost=eff.cost,
+                        shots=shots, free=self.arsenal.free(now),
+                        missile=self.missile, t_intercept=icp.t_intercept, look_at=look_at, lam=self.lam,
+                        look_s=self.outcome.look_s, reserve=held,
+                        cheap=self.cheap, cheap_pk=self.reserve.cheap_pk)
+        x = plan(self.planner, inp)
+        self._publish(x, ids, inp, icp, now)
+
+    def _note_threats(self, ids, el, tti, tgt, p_tgt, pic, killed) -> None:
+        info = {}
+        for j in np.flatnonzero((el > 0) & ~killed).tolist():
+            k = int(tgt[j])
+            info[ids[j]] = {"target": self.assets.names[k] if k >= 0 else None,
+                            "p_target": round(float(p_tgt[j, k]), 4) if k >= 0 else 0.0,
+                            "tti_s": round(float(tti[j]), 1) if np.isfinite(tti[j]) else None,
+                            "expected_loss": round(float(el[j]), 2),
+                            "class": CLASSES[int(np.argmax(pic.p_class[j]))],
+                            "confidence": round(float(pic.p_class[j].max()), 4)}
+        self.threat_info = info
+        self.threat_tracks.update(info)
+
+    def _publish(self, x, ids, inp, icp, now) -> None:
+        """Turn the shots due now into recommendations; withdraw the rest; ask the policy."""
+        eff = self.effectors
+        seen: set[tuple[int, str]] = set()
+        fresh: list[Rec] = []
+        for e, j in zip(*np.nonzero(x)):
+            e, j = int(e), int(j)
+            key = (e, ids[j])
+            seen.add(key)
+            shots, pk = int(x[e, j]), float(inp.pk[e, j])
+            kw = dict(shots=shots, pk=pk, cost=shots * float(eff.cost[e]),
+                      value_saved=float(inp.value[j]) * (1.0 - (1.0 - pk) ** shots), updated_t=now,
+                      t_launch=now + float(icp.t_launch[e, j]), t_intercept=now + float(icp.t_intercept[e, j]),
+                      point=icp.point[e, j].copy())
+            rid = self._open.get(key)
+            if rid is not None:
+                self.recs[rid].__dict__.update(kw)
+                continue
+            rec = Rec(id=f"R{len(self.recs) + 1:05d}", e=e, track=ids[j], created_t=now, **kw)
+            self.recs[rec.id] = rec
+            self._open[key] = rec.id
+            fresh.append(rec)
+            self._event("recommendation", now, **self._rec_dict(rec))
+        for key in [k for k in self._open if k not in seen]:
+            rec = self.recs[self._open.pop(key)]
+            rec.status = "withdrawn"
+            self._event("withdrawn", now, rec=rec.id, effector=eff.ids[rec.e], threat=rec.track)
+        for rec in fresh:
+            verdict = self.policy.decide(self._rec_dict(rec))
+            if verdict == "approve":
+                try:
+                    self._approve(rec, self.policy.who, now)
+                except ValueError:  # no channel or stock after all: the next plan will know
+                    self._close(rec, "withdrawn")
+                    self._event("withdrawn", now, rec=rec.id, effector=eff.ids[rec.e], threat=rec.track)
+            elif verdict == "reject":
+                self._reject(rec, self.policy.who, now)
+
+    # -- decisions ------------------------------------------------------------
+    def _open_rec(self, rec_id: str) -> Rec:
+        if rec_id not in self.recs:
+            raise KeyError(f"no recommendation {rec_id!r}")
+        rec = self.recs[rec_id]
+        if rec.status != "open":
+            raise ValueError(f"recommendation {rec_id} is {rec.status}, not open")
+        return rec
+
+    def _close(self, rec: Rec, status: str) -> None:
+        rec.status = status
+        self._open.pop((rec.e, rec.track), None)
+
+    def _approve(self, rec: Rec, by: str, now: float) -> dict:
+        eff = self.effectors
+        # An approval later than the plan that made it slips the whole engagement.
+        slip = max(0.0, now - rec.updated_t)
+        t_launch, t_int = rec.t_launch + slip, rec.t_intercept + slip
+        until = max(now + float(eff.launch_interval[rec.e]), t_int)
+        fired = self.arsenal.fire(rec.e, rec.shots, now, until)
+        if fired == 0:
+            raise ValueError(f"{eff.ids[rec.e]} has no free channel or no stock left for {rec.id}")
+        self._close(rec, "approved")
+        ev = self._event("approval", now, rec=rec.id, by=by, effector=eff.ids[rec.e], threat=rec.track,
+                         cost=round(rec.cost, 2))
+        g = Engagement(id=f"G{len(self.engagements) + 1:05d}", rec=rec.id, effector=rec.e, track=rec.track,
+                       shots=fired, pk=rec.pk, cost=fired * float(eff.cost[rec.e]), t_approved=now,
+                       t_launch=t_launch, t_intercept=t_int, point=rec.point)
+        self.engagements.append(g)
+        self._active.append(g)
+        self._event("engagement", now, id=g.id, rec=rec.id, effector=eff.ids[rec.e],
+                    effector_kind=eff.kind_name(rec.e), threat=rec.track, shots=fired, cost=round(g.cost, 2),
+                    pk=round(g.pk, 4), t_launch=round(t_launch, 3), t_intercept=round(t_int, 3))
+        return ev
+
+    def _reject(self, rec: Rec, by: str, now: float) -> dict:
+        self._close(rec, "rejected")
+        self.rejected.setdefault(rec.track, set()).add(rec.e)  # not recommended again for this track
+        return self._event("rejection", now, rec=rec.id, by=by, effector=self.effectors.ids[rec.e],
+                           threat=rec.track, cost=round(rec.cost, 2))
+
+    # -- output ---------------------------------------------------------------
+    def _event(self, kind: str, t: float, **fields) -> dict:
+        ev = {"t": round(float(t), 3), "type": kind, **fields}
+        self.events.append(ev)
+        return ev
+
+    def _rec_dict(self, rec: Rec) -> dict:
+        e = rec.e
+        return {"id": rec.id, "effector": self.effectors.ids[e], "effector_kind": self.effectors.kind_name(e),
+                "threat": rec.track, "shots": rec.shots, "cost": round(rec.cost, 2), "pk": round(rec.pk, 4),
+                "value_saved": round(rec.value_saved, 2), "created_t": round(rec.created_t, 3),
+                "status": rec.status, "t_launch": round(rec.t_launch, 3), "t_intercept": round(rec.t_intercept, 3)}
+
+    def counters(self) -> dict:
+        tr = self.truth
+        return {"live_tracks": len(self.picture), "threats_total": len(self.threat_tracks),
+                "defeated": sum(tr.defeated.values()), "leaked": sum(tr.leaked.values()),
+                "value_lost": round(tr.value_lost, 2), "shots": int(self.arsenal.shots.sum()),
+                "money_spent": round(float(self.arsenal.spent.sum()), 2)}
+
+    def snapshot(self) -> Snapshot:
+        pic = self.picture
+        tracks = pic.to_records()
+        for rec in tracks:
+            info = self.threat_info.get(rec["track"])
+            if info is not None:
+                rec["threat"] = {k: info[k] for k in ("target", "p_target", "tti_s", "expected_loss")}
+        live = {r["track"] for r in tracks}
+        threats = [{"track": k, "class": v["class"], "confidence": v["confidence"], "target": v["target"],
+                    "tti_s": v["tti_s"], "expected_loss": v["expected_loss"]}
+                   for k, v in self.threat_info.items() if k in live and k not in self.killed_tracks]
+        threats.sort(key=lambda d: (d["tti_s"] is None, d["tti_s"] or 0.0, -d["expected_loss"]))
+        recs = [self._rec_dict(self.recs[r]) for r in self._open.values()]
+        events = self.events[self._snap_ptr:]
+        self._snap_ptr = len(self.events)
+        eff, free = self.effectors, self.arsenal.free(self.t)
+        effectors = [{"id": eff.ids[e], "kind": eff.kind_name(e), "lat": float(eff.lat[e]), "lon": float(eff.lon[e]),
+                      "stock": int(self.arsenal.stock[e]), "busy": int(eff.channels[e] - free[e])}
+                     for e in range(len(eff))]
+        return Snapshot(self.t, tracks, threats, recs, events, self.counters(), effectors)
