@@ -99,14 +99,22 @@ def available_scenarios() -> list[str]:
     return [line.split()[0] for line in p.stdout.splitlines() if line.strip()]
 
 
-def bench_one(name: str, work: Path, duration: float | None, ss_limit: float | None, seed: int | None) -> dict:
+def bench_one(name: str, work: Path, duration: float | None, ss_limit: float | None, seed: int | None,
+              reuse: bool = False) -> dict:
     run = work / name
+    ss_saved = work / f"{name}.stonesoup.json"
+    # Stone Soup's tracks depend only on the run directory: --reuse-stonesoup keeps
+    # both (re-measuring airshield after a change costs minutes, not an hour)
+    reuse = reuse and ss_saved.is_file() and (run / "detections.jsonl").is_file()
     cmd = [*AIRSHIELD, "simulate", name, "--out", str(run), "--quiet"]
     if duration is not None:
         cmd += ["--duration", str(duration)]
     if seed is not None:
         cmd += ["--seed", str(seed)]
-    sim = run_measured(cmd, work / f"{name}.simulate.log")
+    if reuse:
+        sim = {"rc": 0, "wall_s": float("nan")}
+    else:
+        sim = run_measured(cmd, work / f"{name}.simulate.log")
     if sim["rc"] != 0:
         return {"scenario": name, "error": f"simulate failed: {sim['stderr'].strip()[-300:]}"}
     reports = count_lines(run / "detections.jsonl")
@@ -124,7 +132,11 @@ def bench_one(name: str, work: Path, duration: float | None, ss_limit: float | N
     cmd = [sys.executable, str(HERE / "stonesoup_tracker.py"), str(run), "--out", str(ss_tracks)]
     if ss_limit is not None:
         cmd += ["--time-limit", str(ss_limit)]
-    s = run_measured(cmd, work / f"{name}.stonesoup.log")
+    if reuse:
+        s = json.loads(ss_saved.read_text())
+    else:
+        s = run_measured(cmd, work / f"{name}.stonesoup.log")
+        ss_saved.write_text(json.dumps(s))
     res["commands"]["stonesoup"] = " ".join(cmd)
     summary = json.loads(s["stdout"].strip().splitlines()[-1]) if s["rc"] == 0 else {}
     res["stonesoup"] = {"rc": s["rc"], "wall_s": s["wall_s"], "cpu_s": s["cpu_s"], "peak_mb": s["peak_mb"],
@@ -143,6 +155,7 @@ def bench_one(name: str, work: Path, duration: float | None, ss_limit: float | N
         ok = res[key]["rc"] == 0 and path.is_file()
         res[key]["score"] = score(score_dir, path) if ok else {"error": "tracker failed"}
         res[key]["reports_per_s"] = res[key]["reports_fed"] / res[key]["wall_s"]
+        res[key]["reports_per_cpu_s"] = res[key]["reports_fed"] / max(res[key]["cpu_s"], 1e-9)
     res["truth_objects"] = res["airshield"]["score"].get("truth_objects")
     return res
 
@@ -152,7 +165,7 @@ def _f(v, fmt: str = "{:.1f}") -> str:
 
 
 def table(results: list[dict]) -> str:
-    head = ("| scenario | tracker | reports fed | wall s | CPU s | reports/s | peak MB | GOSPA m | loc m² | "
+    head = ("| scenario | tracker | reports fed | wall s | CPU s | reports/s | reports/CPU s | peak MB | GOSPA m | loc m² | "
             "missed m² | false m² | breaks | tracks/truth |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     notes, ratios = [], []
@@ -166,6 +179,7 @@ def table(results: list[dict]) -> str:
             fed = f"{x['reports_fed']:,}" + (f" of {r['reports']:,}" if x["reports_fed"] != r["reports"] else "")
             lines.append(
                 f"| {r['scenario']} | {key} | {fed} | {x['wall_s']:.1f} | {x['cpu_s']:.1f} | {x['reports_per_s']:,.0f} | "
+                f"{x['reports_per_cpu_s']:,.0f} | "
                 f"{x['peak_mb']:.0f} | {_f(sc.get('gospa_mean'))} | {_f(sc.get('gospa_localisation'), '{:,.0f}')} | "
                 f"{_f(sc.get('gospa_missed'), '{:,.0f}')} | {_f(sc.get('gospa_false'), '{:,.0f}')} | "
                 f"{_f(sc.get('track_breaks'), '{:.0f}')} | {_f(sc.get('tracks_per_truth'), '{:.2f}')} |")
@@ -173,9 +187,10 @@ def table(results: list[dict]) -> str:
                 notes.append(f"- {r['scenario']} {key}: score failed: {sc['error']}")
         a, s = r["airshield"], r["stonesoup"]
         tp = a["reports_per_s"] / s["reports_per_s"] if s["reports_per_s"] else None
+        tc = a["reports_per_cpu_s"] / s["reports_per_cpu_s"] if s["reports_per_cpu_s"] else None
         ga, gs = a["score"].get("gospa_mean"), s["score"].get("gospa_mean")
         gr = ga / gs if ga is not None and gs else None
-        ratios.append(f"| {r['scenario']} | {_f(tp, '{:.1f}×')} | {_f(gr, '{:.2f}')} |")
+        ratios.append(f"| {r['scenario']} | {_f(tp, '{:.1f}×')} | {_f(tc, '{:.1f}×')} | {_f(gr, '{:.2f}')} |")
         if s["capped"]:
             notes.append(f"- {r['scenario']}: Stone Soup stopped at its time limit after {s['reports_fed']:,} of "
                          f"{r['reports']:,} reports (scenario t ≤ {r['scored_window_t']:.0f} s); both trackers "
@@ -183,7 +198,8 @@ def table(results: list[dict]) -> str:
         if s.get("bearing_left_out"):
             notes.append(f"- {r['scenario']}: {s['bearing_left_out']:,} bearing-only reports were fed to Stone "
                          "Soup but it cannot use them (airshield does).")
-    out = "\n".join(lines) + "\n\n| scenario | throughput airshield/stonesoup | GOSPA airshield/stonesoup |\n|---|---|---|\n"
+    out = ("\n".join(lines) + "\n\n| scenario | throughput airshield/stonesoup (wall) | (CPU) | "
+           "GOSPA airshield/stonesoup |\n|---|---|---|---|\n")
     out += "\n".join(ratios) + "\n"
     if notes:
         out += "\n" + "\n".join(notes) + "\n"
@@ -197,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ss-time-limit", type=float, default=1800.0,
                     help="wall seconds after which Stone Soup stops feeding reports (0: none)")
     ap.add_argument("--seed", type=int)
+    ap.add_argument("--reuse-stonesoup", action="store_true",
+                    help="with --workdir: reuse the run directory and Stone Soup's tracks and figures "
+                         "from an earlier run (only airshield is run and both are scored again)")
     ap.add_argument("--workdir", type=Path, help="keep run directories here (default: a temp dir)")
     ap.add_argument("--out-md", type=Path, help="also write the table as Markdown")
     ap.add_argument("--out-json", type=Path, help="also write all figures as JSON")
@@ -212,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: missing", flush=True)
             continue
         print(f"{name}: simulating and tracking ...", flush=True)
-        results.append(bench_one(name, work, args.duration, args.ss_time_limit or None, args.seed))
+        results.append(bench_one(name, work, args.duration, args.ss_time_limit or None, args.seed,
+                                 args.reuse_stonesoup))
     text = table(results)
     print(f"\nairshield vs Stone Soup {_stonesoup_version()} (run directories in {work})\n")
     print(text)

@@ -329,5 +329,9 @@ def test_low_drone_lost_by_radar_keeps_its_id_when_microphones_hear_it():
     assert len(before) == 1 and after == before
     # silent for longer than delete_after_s (30 s): held, but not shown
     assert all(len(pics[k]) == 0 for k in range(132, 145))
-    fixed = ts.run(Tracker(S, TrackerConfig(delete_after_max_s=30.0)), det)
+    # deleted after 30 s, the track is continued from the graveyard (stitch.py) ...
+    short = ts.run(Tracker(S, TrackerConfig(delete_after_max_s=30.0)), det)
+    assert _ids_near(short, x, range(170, 228), max_m=300.0)[0] == before
+    # ... and without continuation it starts anew
+    fixed = ts.run(Tracker(S, TrackerConfig(delete_after_max_s=30.0, stitch=False)), det)
     assert _ids_near(fixed, x, range(170, 228), max_m=5000.0)[0].isdisjoint(before)

@@ -19,6 +19,11 @@ class TrackerConfig:
     q_turn_h: float = 2.0  # m^2/s^3 horizontal noise in the turn modes (rate mismatch)
     q_turn_v: float = 0.05  # m^2/s^3 vertical noise in the turn (manoeuvre) modes
     sojourn_s: tuple[float, float, float] = (60.0, 10.0, 10.0)  # mean time in NCV, CT+, CT-
+    dive: bool = True  # a fourth IMM mode for terminal dives (NCV, q_dive_v, no vertical decay)
+    q_dive_v: float = 50.0  # m^2/s^3 vertical noise of the dive mode
+    dive_sojourn_s: float = 10.0  # mean time in the dive mode
+    dive_entry: float = 0.1  # weight of the dive among the modes a track may leave into (a
+    # dive is rare: at 1.0 an unobserved height wanders with it, demo localisation +50 %)
     v_max_mps: float = 300.0  # fastest object a new track may be (bounds the velocity prior)
     vu_sigma_mps: float = 15.0  # vertical-velocity prior of a new track
     vu_tau_s: float = 30.0  # vertical velocity decays with this time constant (drones hold
@@ -46,6 +51,15 @@ class TrackerConfig:
     max_pos_sigma_m: float = 5000.0  # or when its largest position sigma exceeds this
     merge_p: float = 0.99  # younger track merged into an older one within this chi2(6) quantile
     merge_radius_m: float = 3000.0  # merge candidates are searched within this distance
+    stitch: bool = True  # a freshly confirmed track continues a lost one's id (stitch.py)
+    stitch_radius_m: float = 3000.0  # ... found within this distance (+ 3 slack sigmas) of its path
+    stitch_max_silence_s: float = 300.0  # ... lost for at most this long
+    stitch_accel_mps2: float = 3.0  # ... widened by this manoeuvre held over the silence ...
+    stitch_drift_mps: float = 10.0  # ... or, over long silences, by this drift off its line
+    stitch_vdrift_mps: float = 2.0  # ... and vertically this drift (drones hold their height)
+    stitch_vel_sigma_mps: float = 20.0  # ... and at most this velocity change per axis
+    stitch_pos_sigma_m: float = 200.0  # ... and this position sigma (model error)
+    stitch_p: float = 0.999  # ... inside this chi2(6) quantile
     manage_every_s: float = 1.0  # prune/merge/triangulate cadence (scenario time)
 
     # --- late reports

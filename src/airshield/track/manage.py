@@ -108,7 +108,7 @@ def duplicates(state: TrackState, now: float, cfg: TrackerConfig) -> np.ndarray:
     xa, xb = state.x[a].copy(), state.x[b].copy()
     xa[:, :3] = pos[a]
     xb[:, :3] = pos[b]
-    Pa, Pb = _carry(state.P[a], dta), _carry(state.P[b], dtb)
+    Pa, Pb = carry_covariance(state.P[a], dta), carry_covariance(state.P[b], dtb)
     dx = xa - xb
     S = Pa + Pb + 1e-6 * np.eye(6)  # a degenerate plot must not make S singular
     d2 = (dx[:, None, :] @ np.linalg.solve(S, dx[:, :, None]))[:, 0, 0]
@@ -126,7 +126,8 @@ def duplicates(state: TrackState, now: float, cfg: TrackerConfig) -> np.ndarray:
     return out
 
 
-def _carry(P: np.ndarray, dt: np.ndarray) -> np.ndarray:
+def carry_covariance(P: np.ndarray, dt: np.ndarray) -> np.ndarray:
+    """6x6 covariances carried ``dt`` along straight lines (no process noise)."""
     F = np.broadcast_to(np.eye(6), P.shape).copy()
     F[:, 0, 3] = F[:, 1, 4] = F[:, 2, 5] = dt
     return F @ P @ np.swapaxes(F, -1, -2)

@@ -27,7 +27,8 @@ class MotionModels:
     q_h: np.ndarray  # (M,) horizontal white-acceleration density, m^2/s^3
     q_v: np.ndarray  # (M,) vertical
     sojourn_s: np.ndarray  # (M,) mean time spent in each mode (IMM Markov chain)
-    vu_tau_s: float = np.inf  # vertical velocity decays with this time constant (inf: NCV)
+    vu_tau_s: float | np.ndarray = np.inf  # vertical velocity decay time constant, one or (M,)
+    entry: np.ndarray | None = None  # (M,) relative weight of entering each mode (None: equal)
 
     @property
     def M(self) -> int:
@@ -35,14 +36,26 @@ class MotionModels:
 
 
 def models_from_config(cfg: TrackerConfig) -> MotionModels:
-    """NCV alone, or the IMM set (NCV, left turn, right turn)."""
+    """NCV alone, or the IMM set (NCV, left turn, right turn, and with
+    ``cfg.dive`` a dive mode: NCV with a large vertical noise and no vertical
+    decay, for the 1 g pitch-over and the 100 m/s descent of a terminal dive)."""
     if not cfg.imm:
         return MotionModels(np.zeros(1), np.array([cfg.q_h]), np.array([cfg.q_v]),
                             np.array([np.inf]), cfg.vu_tau_s)
     w = np.radians(cfg.turn_rate_dps)
-    return MotionModels(np.array([0.0, w, -w]), np.array([cfg.q_h, cfg.q_turn_h, cfg.q_turn_h]),
-                        np.array([cfg.q_v, cfg.q_turn_v, cfg.q_turn_v]),
-                        np.asarray(cfg.sojourn_s, float), cfg.vu_tau_s)
+    omega, q_h = [0.0, w, -w], [cfg.q_h, cfg.q_turn_h, cfg.q_turn_h]
+    q_v, tau = [cfg.q_v, cfg.q_turn_v, cfg.q_turn_v], [cfg.vu_tau_s] * 3
+    sojourn = list(cfg.sojourn_s)
+    entry = None
+    if cfg.dive:
+        entry = np.array([1.0, 1.0, 1.0, cfg.dive_entry])
+        omega.append(0.0)
+        q_h.append(cfg.q_h)
+        q_v.append(cfg.q_dive_v)
+        tau.append(np.inf)
+        sojourn.append(cfg.dive_sojourn_s)
+    return MotionModels(np.array(omega), np.array(q_h), np.array(q_v), np.array(sojourn, float),
+                        vu_tau_s=np.array(tau, float), entry=entry)
 
 
 def markov(models: MotionModels, dt: np.ndarray) -> np.ndarray:
@@ -53,8 +66,14 @@ def markov(models: MotionModels, dt: np.ndarray) -> np.ndarray:
     if m == 1:
         return np.ones((dt.size, 1, 1))
     stay = np.exp(-dt[:, None] / models.sojourn_s[None, :])  # (K, M)
-    pi = np.repeat(((1.0 - stay) / (m - 1))[:, :, None], m, axis=2)
     idx = np.arange(m)
+    if models.entry is None:
+        pi = np.repeat(((1.0 - stay) / (m - 1))[:, :, None], m, axis=2)
+    else:  # the mass that leaves mode i goes to j != i in proportion to entry[j]
+        w = np.broadcast_to(models.entry, (m, m)).copy()
+        w[idx, idx] = 0.0
+        w /= w.sum(axis=1, keepdims=True)
+        pi = (1.0 - stay)[:, :, None] * w[None]
     pi[:, idx, idx] = stay
     return pi
 
@@ -67,12 +86,16 @@ def vertical_decay(dt: np.ndarray, tau: float):
     velocity is scaled by 1 - b and the vertical displacement is dt - g times it:
     b = 1 - exp(-dt/tau), g = dt - tau b. Backward (dt <= 0) and tau = inf: NCV."""
     dt = np.asarray(dt, float)
-    if not np.isfinite(tau):
-        z = np.zeros_like(dt)
+    if np.ndim(tau):  # one per mode: (K, M)
+        dt = dt[:, None]
+    if not np.any(np.isfinite(tau)):
+        z = np.zeros(np.broadcast_shapes(dt.shape, np.shape(tau)))
         return z, z
     f = np.maximum(dt, 0.0)
-    b = -np.expm1(-f / tau)
-    return b, f - tau * b
+    with np.errstate(invalid="ignore"):
+        b = -np.expm1(-f / tau)
+        g = np.where(np.isfinite(tau), f - tau * b, 0.0)
+    return b, g
 
 
 def transition_blocks(models: MotionModels, dt: np.ndarray, R: np.ndarray):
@@ -103,7 +126,9 @@ def transition_blocks(models: MotionModels, dt: np.ndarray, R: np.ndarray):
     ux = np.zeros((k, 1, 3, 3))
     ux[:, 0, 0, 1], ux[:, 0, 0, 2], ux[:, 0, 1, 2] = -u[:, 2], u[:, 1], -u[:, 0]
     ux[:, 0, 1, 0], ux[:, 0, 2, 0], ux[:, 0, 2, 1] = u[:, 2], -u[:, 1], u[:, 0]
-    dv, bv = (d - g[:, None])[e], (1.0 - b[:, None])[e]
+    if b.ndim == 1:
+        b, g = b[:, None], g[:, None]
+    dv, bv = (d - g)[e], (1.0 - b)[e]
     return sw[e] * hor + cw[e] * ux + dv * uu, c[e] * hor + s[e] * ux + bv * uu
 
 

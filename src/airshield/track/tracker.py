@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from airshield.io.records import Detections, Sensors
-from airshield.track import classify, identity, manage
+from airshield.track import classify, identity, manage, stitch
 from airshield.track import measure as ms
 from airshield.track.associate import assign
 from airshield.track.bearings import BearingPool
@@ -36,7 +36,7 @@ from airshield.track.picture import Picture
 from airshield.track.plots import Plots, SensorTable, SigmaWarnings, make_plots
 from airshield.track.predict import combine, predict_modes, predict_ncv
 from airshield.track.state import CONFIRMED, TrackState
-from airshield.track.update import imm_update, innovation, mahalanobis, oosm_update
+from airshield.track.update import imm_update, innovation, limit_speed, mahalanobis, oosm_update
 
 
 @dataclass
@@ -53,6 +53,7 @@ class TrackerStats:
     confirmed: int = 0
     deleted: int = 0
     merged: int = 0
+    continued: int = 0  # freshly confirmed tracks that took over a lost track's id
 
     @property
     def used(self) -> int:
@@ -67,7 +68,7 @@ class Tracker:
         m = self.models  # the NCV mode alone, for carrying late reports back in time
         self.ncv = MotionModels(m.omega[:1], m.q_h[:1], m.q_v[:1], m.sojourn_s[:1])
         # gating: the noisiest mode
-        self._q_gate = (float(m.q_h.max()), float(m.q_v.max()), m.vu_tau_s)
+        self._q_gate = (float(m.q_h.max()), float(m.q_v.max()), self.cfg.vu_tau_s)
         self.sensors = SensorTable.build(sensors, self.cfg)
         # the ground, from the lowest sensor (sensors stand on it): tracks stay above
         alts = np.asarray(sensors.alt, float)
@@ -88,6 +89,8 @@ class Tracker:
         self._identity = identity.IdentityQueue()
         self._next_kin = -np.inf
         self.clock = -np.inf  # the latest ``now`` seen
+        self._fresh: list[np.ndarray] = []  # ids confirmed since the last continuation pass
+        self.grave = stitch.Graveyard()  # recently deleted confirmed tracks, for continuation
 
     # -- public -------------------------------------------------------------
     def step(self, reports: Detections | None, now: float) -> Picture:
@@ -133,6 +136,7 @@ class Tracker:
                     self._process(buf.take(ready))
         if now >= self._next_manage:
             self._manage(now)
+        self._continue(now)
         self._flush_identity()
 
     def flush(self, now: float | None = None) -> None:
@@ -143,6 +147,7 @@ class Tracker:
             self._process(buf)
         if now is not None:
             self._manage(now)
+            self._continue(now)
         self._flush_identity()
 
     def picture(self, now: float) -> Picture:
@@ -216,6 +221,11 @@ class Tracker:
                 d2[g], logdet, _ = mahalanobis(y, S)
                 cost[g] = d2[g] + logdet - ms.log_det_noise(int(mt), p.sig[j])
             gated = (d2 < self.gates[np.take(ms.DIM, p.mtype[pj])]) | forced
+            # a late report older than the track itself would be compared with a
+            # state the track never had (extrapolated back from a velocity it did
+            # not yet know): a crowd report 70 s late "explained" a one-plot track
+            # with a 500 m/s velocity
+            gated &= p.t[pj] >= st.t_birth[ti] - cfg.batch_s
             cost -= cfg.icao_bonus * forced
             keep = np.flatnonzero(gated)
             b = bins[pj[keep]] - bins.min()
@@ -335,6 +345,7 @@ class Tracker:
             jj, r = jf[g], rf[g]
             xm, Pm, mu = imm_update(int(mt), xp[g], Pp[g], cbar[g], p.z[jj], p.sig[jj],
                                     p.s_ecef[jj], p.s_R[jj])
+            limit_speed(xm, self.cfg.v_max_mps)
             st.xm[r], st.Pm[r], st.mu[r] = xm, Pm, mu
             st.x[r], st.P[r] = combine(xm, Pm, mu)
             st.t[r] = p.t[jj]
@@ -346,7 +357,10 @@ class Tracker:
         self.stats.updated += rows.size
         self.stats.retrodicted += int(late.sum())
         manage.record_hits(st, rows, t, self.sensors.period[p.sensor[j]], self.cfg)
-        self.stats.confirmed += manage.confirm(st, rows, self.cfg).size
+        new = manage.confirm(st, rows, self.cfg)
+        self.stats.confirmed += new.size
+        if new.size and self.cfg.stitch:
+            self._fresh.append(st.id[new])
         ic = p.icao[j]
         st.icao[rows[ic >= 0]] = ic[ic >= 0]
         identity.push_sources(st, rows, p.sensor[j], t)
@@ -359,6 +373,7 @@ class Tracker:
         F = transition(self.ncv, dt, st.R[r])[:, 0]
         Q = process_noise(self.ncv, dt, st.R[r])[:, 0]
         x, P = oosm_update(mt, st.x[r], st.P[r], F, Q, p.z[jj], p.sig[jj], p.s_ecef[jj], p.s_R[jj])
+        limit_speed(x[:, None, :], self.cfg.v_max_mps)
         st.x[r], st.P[r] = x, P
         st.xm[r] = x[:, None, :]
         st.Pm[r] = P[:, None, :, :]
@@ -413,6 +428,20 @@ class Tracker:
         self._queue_identity(rows, hint, is_adsb)
 
     # -- management -----------------------------------------------------------
+    def _continue(self, now: float) -> None:
+        """Tracks confirmed since the last call that continue a lost track take
+        its id (stitch.py) before the picture shows them."""
+        if not self._fresh:
+            return
+        st = self.state
+        fresh = np.flatnonzero(np.isin(st.id, np.concatenate(self._fresh)))
+        self._fresh = []
+        self.grave.prune(now, self.cfg.stitch_max_silence_s)
+        old, new = stitch.continuation_pairs(st, fresh, now, self.cfg, self.grave)
+        if old.size:
+            stitch.continue_tracks(st, old, new, self.grave, self.cfg)
+            self.stats.continued += int(old.size)
+
     def _manage(self, now: float) -> None:
         st, cfg = self.state, self.cfg
         self._next_manage = now + cfg.manage_every_s
@@ -431,5 +460,7 @@ class Tracker:
         self.stats.merged += int(dup.sum())
         self.stats.deleted += int((dead & ~dup).sum())
         if dup.any() or dead.any():
+            if self.cfg.stitch:
+                self.grave.bury(st, np.flatnonzero(dead & ~dup & (st.status == CONFIRMED)))
             st.keep(~(dup | dead))
 

@@ -83,3 +83,15 @@ def oosm_update(mtype: int, x, P, F_back, Q_back, z, sig, s_ecef, s_R):
     S = H @ Pb @ np.swapaxes(H, -1, -2) + ms.noise(mtype, sig, s_R)
     Pxz = P @ np.swapaxes(F_back, -1, -2) @ np.swapaxes(H, -1, -2)
     return kalman_update(x, P, y, S, Pxz)
+
+
+def limit_speed(xm: np.ndarray, v_max: float) -> None:
+    """Nothing we track flies faster than ``v_max``: a mode state (..., 6) whose
+    speed came out above it (a wrong pairing, a bearing explained by velocity on a
+    track that did not know its velocity yet) is scaled back onto the limit, in
+    place (estimate projection; the covariance is kept)."""
+    v = xm[..., 3:]
+    sp = np.linalg.norm(v, axis=-1, keepdims=True)
+    over = sp > v_max
+    if over.any():
+        v *= np.where(over, v_max / np.maximum(sp, 1e-9), 1.0)
