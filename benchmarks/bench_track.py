@@ -203,7 +203,13 @@ def main(argv=None) -> int:
     ap.add_argument("--run", help="replay this run directory instead")
     ap.add_argument("--profile", action="store_true", help="cProfile the first case")
     ap.add_argument("--ncv", action="store_true", help="one NCV model instead of the IMM")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc malloc as it is (the CLI tunes it: airshield.alloc)")
     args = ap.parse_args(argv)
+    if not args.default_malloc:
+        from airshield.alloc import keep_freed_memory
+
+        keep_freed_memory()
     cfg = TrackerConfig(imm=not args.ncv)
     busy = os.getloadavg()[0]
     print(f"# {os.cpu_count()} cores, load average {busy:.1f} (wall figures suffer above "

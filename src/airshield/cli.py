@@ -233,6 +233,9 @@ def run(
 
 def main() -> None:
     global DEBUG
+    from airshield.alloc import keep_freed_memory
+
+    keep_freed_memory()  # numpy temporaries: no page faults per update (alloc.py)
     if "--debug" in sys.argv[1:]:
         DEBUG = True
         sys.argv = [a for a in sys.argv if a != "--debug"]

@@ -158,7 +158,8 @@ class TrackResult:
                 + (f" e.g. line {s.late_dropped_lines[0]}" if s.late_dropped_lines else "") + ")")
         return (f"tracked {self.out_path}: {s.used:,} of {self.n_reports:,} reports used "
                 f"({unused:,} unassociated{late}), {len(self.skipped)} lines skipped, "
-                f"{len(self.warnings)} warnings; {self.n_tracks} tracks, {self.n_records:,} records; "
+                f"{len(self.warnings)} warnings; {self.n_tracks} tracks ({s.continued} continued after a "
+                f"loss), {self.n_records:,} records; "
                 f"{self.wall_s:.1f} s wall, {rate:,.0f} reports/s")
 
 
