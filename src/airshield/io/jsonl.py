@@ -120,3 +120,30 @@ class FieldError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def parse_records(items: list, parse, *, file: str, key: str, noun: str = "a mapping",
+                  unique: str | None = None, id_of=None) -> list[tuple[int, Any]]:
+    """Parse every mapping of a list (scenario ``assets:``, ``effectors:``,
+    sensors.json ``sensors``) with ``parse``. A bad item is a one-line
+    InputError naming ``key[i].field``; with ``unique`` (the id's field name),
+    a repeated id (``id_of(parsed)``, one or a list per item) is one too.
+    Returns (index, parsed) pairs in order."""
+    out, seen = [], set()
+    for i, obj in enumerate(items):
+        where = f"{key}[{i}]"
+        if not isinstance(obj, dict):
+            raise InputError(f"expected {noun}", file=file, field=where)
+        try:
+            row = parse(obj)
+        except FieldError as e:
+            raise InputError(e.message, file=file, field=f"{where}.{e.field}") from None
+        if unique is not None:
+            ids = id_of(row)
+            for rid in ids if isinstance(ids, list) else [ids]:
+                if rid in seen:
+                    raise InputError(f"duplicate {key.rstrip('s')} {unique} {rid!r}", file=file,
+                                     field=f"{where}.{unique}")
+                seen.add(rid)
+        out.append((i, row))
+    return out

@@ -14,7 +14,7 @@ import numpy as np
 
 from airshield import CLASS_INDEX, CLASSES, SENSOR_KINDS
 from airshield.errors import InputError, Skipped
-from airshield.io.jsonl import FieldError, iter_jsonl, number, read_json
+from airshield.io.jsonl import FieldError, iter_jsonl, number, parse_records, read_json
 from airshield.io.records import (BEARING, POLAR, POS, SENSOR_PARAMS, TRACK_STATUS, Detections,
                                   Sensors, Tracks, Truth, class_vector)
 
@@ -73,19 +73,8 @@ def parse_sensor(obj: dict) -> tuple[str, int, float, float, float, str | None, 
 def sensors_from_records(records: list[dict], file: str = SENSORS) -> Sensors:
     """Sensors from SENSOR objects; a bad or duplicate sensor is an InputError
     (a tracker cannot guess a sensor's position)."""
-    rows, seen = [], set()
-    for i, obj in enumerate(records):
-        where = f"sensors[{i}]"
-        if not isinstance(obj, dict):
-            raise InputError("expected an object", file=file, field=where)
-        try:
-            row = parse_sensor(obj)
-        except FieldError as e:
-            raise InputError(e.message, file=file, field=f"{where}.{e.field}") from None
-        if row[0] in seen:
-            raise InputError(f"duplicate sensor id {row[0]!r}", file=file, field=f"{where}.id")
-        seen.add(row[0])
-        rows.append(row)
+    rows = [r for _, r in parse_records(records, parse_sensor, file=file, key="sensors",
+                                        noun="an object", unique="id", id_of=lambda r: r[0])]
     n = len(rows)
     return Sensors(
         ids=[r[0] for r in rows],
