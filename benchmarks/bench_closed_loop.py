@@ -10,12 +10,17 @@ lost, shots, money spent, cost per defeat and wall time, then a table summed
 over the seeds. Reference: Ukraine's record night of 6-7 September 2025, 747 of
 810 drones and decoys downed or suppressed (92 %).
 
-``mass-raid-800`` declares no effectors (it was written for the tracker). When a
-scenario has none, this script deploys a LAYDOWN around every protected asset:
-rings of mobile fire groups, interceptor-drone teams, anti-aircraft guns, a
-short-range SAM and, for the larger cities, a medium-range SAM. Kinds' figures
+``mass-raid-800`` declares its own laydown (a defence in depth: city rings plus
+fire groups and interceptor-drone teams along the approach corridors; see the
+scenario file and docs/CLOSED_LOOP.md). For a scenario that declares none, this
+script falls back to ``laydown()``: rings of mobile fire groups,
+interceptor-drone teams, anti-aircraft guns, a short-range SAM and, for the
+larger cities, a medium-range SAM around every protected asset. Kinds' figures
 are the documented defaults (docs/ASSESS_ENGAGE.md). Positions are PLAUSIBLE,
 NOT REAL: evenly spaced rings, nothing taken from any deployment.
+
+CPU seconds are the process's own (``time.process_time``); wall seconds on the
+shared 2-core development machine are inflated by other jobs.
 """
 
 from __future__ import annotations
@@ -65,13 +70,17 @@ def laydown(assets: list[dict]) -> list[dict]:
 
 def _one(job):
     scn, seed, planner, duration = job
-    return run_chain(Chain(scn, seed=seed, planner=planner, duration_s=duration))
+    cpu0 = time.process_time()
+    out = run_chain(Chain(scn, seed=seed, planner=planner, duration_s=duration))
+    out["cpu_s"] = round(time.process_time() - cpu0, 1)
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="mass-raid-800")
-    ap.add_argument("--duration", type=float, default=3600.0, help="simulated seconds (default: one hour)")
+    ap.add_argument("--duration", type=float, default=None,
+                    help="simulated seconds (default: the scenario's whole night)")
     ap.add_argument("--seeds", default=None, help="comma-separated (default: the scenario's seed)")
     ap.add_argument("--planners", default="optimal,nearest,missiles_first")
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
@@ -90,7 +99,7 @@ def main() -> int:
     t0 = time.perf_counter()
     runs = []
     print(f"{'planner':<15}{'seed':>10}{'threats':>9}{'defeated':>10}{'share':>8}{'lethal':>9}{'leaked':>8}"
-          f"{'value lost':>14}{'shots':>7}{'spent':>14}{'per defeat':>12}{'wall s':>9}", flush=True)
+          f"{'value lost':>14}{'shots':>7}{'spent':>14}{'per defeat':>12}{'wall s':>9}{'cpu s':>8}", flush=True)
     with Pool(args.jobs) if args.jobs > 1 else _Serial() as pool:
         for r in pool.imap(_one, jobs):
             runs.append(r)
@@ -98,9 +107,11 @@ def main() -> int:
             print(f"{r['planner']:<15}{r['seed']:>10}{r['threats']['total']:>9}{r['defeated']['total']:>10}"
                   f"{r['defeated_share'] or 0:>8.1%}{le['defeated']:>4}/{le['threats']:<4}"
                   f"{r['leaked']['total']:>8}{r['value_lost']:>14,.0f}{r['shots']['total']:>7}"
-                  f"{r['money_spent']['total']:>14,.0f}{r['cost_per_defeat'] or 0:>12,.0f}{r['wall_s']:>9.1f}",
+                  f"{r['money_spent']['total']:>14,.0f}{r['cost_per_defeat'] or 0:>12,.0f}{r['wall_s']:>9.1f}"
+                  f"{r['cpu_s']:>8.1f}",
                   flush=True)
-    print(f"\nsummed over seeds {seeds}, {args.duration:.0f} s simulated; reference: 747 of 810 (92 %)")
+    simulated = scn.duration_s if args.duration is None else args.duration
+    print(f"\nsummed over seeds {seeds}, {simulated:.0f} s simulated; reference: 747 of 810 (92 %)")
     for p in planners:
         row = table_row(p, [r for r in runs if r["planner"] == p])
         print(f"{p:<15} defeated {row['defeated']}/{row['threats']} ({row['defeated_share'] or 0:.1%}), lethal "
