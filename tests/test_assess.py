@@ -121,15 +121,32 @@ def test_track_flying_away(assets):
     assert a.ca_distance_m[0, 0] == pytest.approx(50_000.0, rel=1e-6) and a.ca_time_s[0, 0] == 0.0
 
 
-def test_decoy_carries_no_loss_and_shahed_at_a_plant_does(assets):
+def test_decoy_carries_little_loss_and_shahed_at_a_plant_does(assets):
     pos, vel = track_at(PLANT, 30_000.0, 180.0, 50.0, "at")
     pos, vel = np.vstack([pos, pos]), np.vstack([vel, vel])
     pc = np.vstack([one_hot("shahed"), one_hot("decoy")])
     a = assess(pos, vel, pc, assets)
     np.testing.assert_allclose(a.p_target[0], a.p_target[1], rtol=1e-12)  # same flight, same inference
     assert a.expected_loss[0] > 0.5 * PLANT["value"]
-    assert a.expected_loss[1] < 1e-6 * PLANT["value"]
+    # a decoy's loss is the shahed's times the lethality ratio (0.02 / 1)
+    assert a.expected_loss[1] == pytest.approx(0.02 * a.expected_loss[0], rel=1e-12)
     assert a.rank[0] == 0
+
+
+def test_birds_and_aircraft_carry_no_impact_time(assets):
+    """A bird circling inside a protected area (or an airliner over it) is not
+    about to hit it: no time to target, no likely target."""
+    pos, vel = track_at(PLANT, 500.0, 0.0, 10.0, "at")  # inside the plant's radius
+    pos, vel = np.vstack([pos] * 4), np.vstack([vel] * 4)
+    bird_ish = 0.6 * one_hot("bird")[0] + 0.4 * one_hot("shahed")[0]
+    pc = np.vstack([one_hot("bird"), one_hot("aircraft"), bird_ish, one_hot("shahed")])
+    a = assess(pos, vel, pc, assets)
+    assert list(a.non_threat) == [True, True, True, False]
+    assert np.all(np.isinf(a.time_to_target[:3])) and np.all(a.likely_target[:3] == -1)
+    assert a.time_to_target[3] == 0.0 and a.likely_target[3] == 0  # a shahed there is hitting it now
+    # the bird-ish track still weighs its 40 % chance of being a shahed (the
+    # target odds differ a little: a bird's short range rules out far assets)
+    assert a.expected_loss[2] == pytest.approx(0.4 * a.expected_loss[3], rel=0.02)
 
 
 def test_probabilities_sum_to_one_on_random_tracks(assets):

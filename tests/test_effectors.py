@@ -65,6 +65,19 @@ def test_overrides_merge_with_defaults():
     assert defaults("interceptor_drone")["pk"]["shahed"] == 0.68  # defaults are not mutated
 
 
+def test_salvo_and_acquisition_defaults_and_overrides():
+    """One engagement puts at most ``salvo`` shots on a drone: a fire group one
+    burst, an interceptor team 2-3 drones (the brief), a battery two rounds;
+    ``acquire_m`` is how far from its aim the weapon finds the drone itself."""
+    eff = load_effectors([item("mobile_fire_group"), item("interceptor_drone"), item("sam_short"),
+                          item("fighter"), item("aa_gun", salvo=4, acquire_m=800)])
+    assert eff.salvo.tolist() == [1, 3, 2, 2, 1, 4]  # the fighter's cannon row: one pass
+    assert eff.acquire.tolist() == [300.0, 1_000.0, 1_000.0, 1_000.0, 500.0, 800.0]
+    with pytest.raises(InputError) as e:
+        load_effectors([item("aa_gun", salvo=0)], "s.yaml")
+    assert e.value.field == "effectors[0].salvo"
+
+
 def test_rows_round_trip_through_params():
     eff = load_effectors([item("sam_short"), item("fighter")])
     again = effectors_from_rows(eff.params, eff.platform.tolist())

@@ -222,3 +222,28 @@ def test_run_cli_writes_the_run_directory(tmp_path):
         assert (tmp_path / "run" / name).exists(), name
     bad = CliRunner().invoke(app, ["run", str(scn), "--out", str(tmp_path / "x"), "--policy", "cost_cap"])
     assert bad.exit_code == 2 and "--cost-cap" in bad.output
+
+
+def test_two_phase_step_is_the_same_run_and_threats_are_attack_classes():
+    """``track_step`` + ``plan_begin``/solve/``plan_end`` (how the live picture
+    steps, the solve elsewhere) gives the run ``advance`` gives; the threat list
+    holds attack classes (or unknowns aimed at an asset), never birds or aircraft."""
+    from airshield import CLASSES
+    from airshield.live.doctrine import plan
+
+    a = Chain(scenario(), seed=3, duration_s=200)
+    b = Chain(scenario(), seed=3, duration_s=200)
+    while not a.finished:
+        a.advance()
+        b.track_step()
+        if b.plan_due:
+            job = b.plan_begin()
+            if job is not None:
+                b.plan_end(job, plan(job.planner, job.inp))
+        assert set(b.stage_s) >= {"sense", "track"} and b.wall_track[0] <= b.wall_track[1]
+        for info in b.threat_info.values():
+            assert info["class"] in ("shahed", "decoy", "jet_drone", "recon") or (
+                info["class"] == "unknown" and info["target"] is not None and info["tti_s"] is not None)
+    assert a.events == b.events and len(a.events) > 0
+    assert a.snapshot().threats == b.snapshot().threats
+    assert {CLASSES[int(i)] for i in b.picture.p_class.argmax(axis=1)} >= {"shahed"}

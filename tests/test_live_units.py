@@ -14,8 +14,9 @@ from airshield import CLASS_INDEX, geo
 from airshield.engage.effectors import defaults, effectors_from_rows
 from airshield.engage.wta import evaluate, make_instance
 from airshield.errors import InputError
-from airshield.live.doctrine import PlanInput, commit, escalate, plan, plan_optimal, shoot_look_shoot
-from airshield.live.outcome import Arsenal, Engagement, OutcomeParams, resolve
+from airshield.live.doctrine import (PlanInput, Timing, _discounted, commit, defer_long, escalate, hold_costly, plan,
+                                     plan_optimal, shoot_look_shoot)
+from airshield.live.outcome import Arsenal, Engagement, OutcomeParams, aim_points, resolve
 from airshield.live.policy import make_policy
 from airshield.live.runner import parse_seeds
 
@@ -263,3 +264,75 @@ def test_escalate_fires_the_cheap_shot_first_when_the_missile_can_still_follow()
     np.testing.assert_array_equal(escalate(x, p), [[1, 0], [0, 1]])
     p.free = np.array([0, 4])  # the gun has no free channel: the missile stands
     np.testing.assert_array_equal(escalate(x, p), x)
+
+
+def test_costly_shot_is_held_while_a_cheap_effector_can_still_engage_with_time_to_look():
+    # row 0 interceptor team (cheap, pk 0.68, its intercept in 200 s), row 1 SAM (due now)
+    pk = np.array([[0.68, 0.68], [0.85, 0.85]])
+    x = np.array([[0, 0], [1, 1]])
+    p = inp(pk, cost=np.array([4e3, 4.5e5]), cheap=np.array([True, False]),
+            urgency=np.array([300.0, 240.0]), t_intercept=np.array([[200.0, 200.0], [15.0, 15.0]]))
+    # threat 0: 200 s + look 5 s + margin 60 s = 265 s <= 300 s: the SAM waits for the team's miss
+    # threat 1: 265 s > 240 s: no time for the missile after a miss, it fires now
+    np.testing.assert_array_equal(hold_costly(x, p), [[0, 0], [0, 1]])
+    p.shots = np.array([0, 10])  # the team has nothing left: the SAM fires at both
+    np.testing.assert_array_equal(hold_costly(x, p), x)
+
+
+def test_long_cheap_flights_wait_for_a_closer_shot_while_time_allows():
+    pk = np.array([[0.68, 0.68, 0.68], [0.85, 0.85, 0.85]])
+    x = np.array([[1, 1, 1], [1, 0, 0]])
+    t_launch = np.zeros((2, 3))
+    t_int = np.array([[250.0, 250.0, 100.0], [250.0, 250.0, 250.0]])
+    p = inp(pk, cheap=np.array([True, False]), urgency=np.array([1000.0, 500.0, 1000.0]),
+            t_intercept=t_int, t_launch=t_launch)
+    # threat 0: 250 s flight, 750 s to spare: wait; threat 1: only 250 s to spare: fire;
+    # threat 2: a 100 s flight fires; the costly row is not deferred (hold_costly decides it)
+    np.testing.assert_array_equal(defer_long(x, p), [[0, 1, 1], [1, 0, 0]])
+
+
+def test_plan_pk_is_discounted_by_the_chance_the_track_is_still_held():
+    pk = np.array([[0.6, 0.6, 0.6]])
+    t_launch = np.array([[60.0, 60.0, 60.0]])
+    t_int = np.array([[100.0, 330.0, np.inf]])
+    p = _discounted(inp(pk, t_launch=t_launch, t_intercept=t_int))
+    tm = Timing()
+    expect = 0.6 * np.exp(-max(270.0 - tm.flight_free_s, 0.0) / tm.flight_tau_s)
+    np.testing.assert_allclose(p.pk, [[0.6, expect, 0.6]])  # 40 s flight: no discount
+
+
+def test_salvo_caps_an_engagement_whatever_was_asked():
+    ars = Arsenal(effectors(stock=10, channels=4, salvo=2))
+    assert ars.fire(0, 5, now=0.0, until=10.0) == 2
+
+
+class _Pic:
+    """The parts of a Picture that aim_points reads."""
+
+    def __init__(self, lat, lon, alt, vel_enu, t=0.0):
+        self.lat, self.lon = np.asarray(lat, float), np.asarray(lon, float)
+        self.ecef = ecef(self.lat, self.lon, np.asarray(alt, float))
+        self.vel_enu, self.t = np.asarray(vel_enu, float).reshape(-1, 3), t
+        self.ids = np.arange(len(self.lat))
+
+    def __len__(self):
+        return len(self.lat)
+
+
+def test_a_dropped_track_is_handed_over_to_the_track_now_on_its_drone():
+    # track T0 flies east at 50 m/s; engagement G was aimed at a track the tracker dropped,
+    # planned to meet it 10 s from now at T0's position then (within 3 km): handed over
+    pic = _Pic([50.0, 50.5], [30.0, 30.0], [500.0, 500.0], [[50.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    e_vec = np.stack(geo.enu_to_ecef_vectors(50.0, 0.0, 0.0, 50.0, 30.0), axis=-1).reshape(3)
+    meet = pic.ecef[0] + 10.0 * e_vec
+    g_near = Engagement(id="G1", rec="R1", effector=0, track="T9", shots=1, pk=0.5, cost=1.0, t_approved=0.0,
+                        t_launch=0.0, t_intercept=10.0, point=meet + np.array([500.0, 0.0, 0.0]))
+    g_far = Engagement(id="G2", rec="R2", effector=0, track="T8", shots=1, pk=0.5, cost=1.0, t_approved=0.0,
+                       t_launch=0.0, t_intercept=10.0, point=meet + np.array([0.0, 0.0, 20_000.0]))
+    g_kept = Engagement(id="G3", rec="R3", effector=0, track="T1", shots=1, pk=0.5, cost=1.0, t_approved=0.0,
+                        t_launch=0.0, t_intercept=10.0, point=np.zeros(3))
+    aim, lost = aim_points([g_near, g_far, g_kept], {"T0": 0, "T1": 1}, pic)
+    assert lost.tolist() == [False, True, False]
+    np.testing.assert_allclose(aim[0], meet, atol=1e-6)  # T0 flown on 10 s
+    np.testing.assert_allclose(aim[1], g_far.point)  # nothing within 3 km: flies to the plan
+    np.testing.assert_allclose(aim[2], pic.ecef[1], atol=1e-6)  # its own track, standing still

@@ -220,3 +220,40 @@ def test_a_failing_step_pauses_the_picture_and_health_says_so():
             assert client.get("/api/clock").json()["paused"] is True
             assert len(client.get("/api/tracks").json()["features"]) == 6  # the last picture stays up
             task.cancel()
+
+
+def test_malformed_bodies_are_422_and_the_picture_goes_on(api):
+    client, runner = api
+    for path, body in [("/api/control", b"not json"), ("/api/control", b"[1, 2]"), ("/api/control", b'{"speed": "fast"}'),
+                       ("/api/recommendations/R1/approve", b"{"), ("/api/recommendations/R1/approve", b'"ops"'),
+                       ("/api/recommendations/R1/approve", b'{"by": "' + b"x" * 65 + b'"}')]:
+        r = client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, (path, body, r.text)
+        assert isinstance(r.json()["error"], str) and r.json()["error"], (path, body)
+    for path, params in [("/api/threats", {"limit": -3}), ("/api/events", {"limit": 0}),
+                         ("/api/tracks", {"bbox": "nan,0,1,1"}), ("/api/tracks", {"bbox": ""})]:
+        r = client.get(path, params=params)
+        assert r.status_code == 422 and r.json()["error"], (path, params)
+    assert client.get("/api/nowhere").status_code == 404
+    step(client, runner)
+    h = client.get("/api/health").json()
+    assert h["status"] == "ok" and h["t"] == 2.0 and h["steps"] == 2
+    assert [r["id"] for r in client.get("/api/recommendations").json()["recommendations"]] == ["R1", "R2", "R3", "R4"]
+
+
+def test_server_binds_loopback_unless_told(monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from airshield.cli import app
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **kw: seen.update(kw))
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    res = CliRunner().invoke(app, ["demo", "--no-record", "--port", str(port)])
+    assert res.exit_code == 0, res.output
+    assert seen["host"] == "127.0.0.1" and seen["port"] == port

@@ -60,6 +60,8 @@ class FakeChain:
         self.ids = [f"T{i + 1}" for i in range(n)]
         self.alive = np.ones(n, bool)
         self.recs: dict[str, dict] = {}
+        self.candidates: dict[str, dict] = {}  # what a plan would recommend
+        self.recommend_in_step = True
         self.pending: list[dict] = []
         self.events: list[dict] = []  # since the last snapshot, like the real chain's
         self.last_obs = None
@@ -123,10 +125,13 @@ class FakeChain:
                                 "tti_s": tti, "expected_loss": 1e6})
                 rid = f"R{i + 1}"
                 if rid not in self.recs:
-                    self.recs[rid] = {"id": rid, "effector": "gun-1", "effector_kind": "spaag",
-                                      "threat": self.ids[i], "shots": 2, "cost": 8000.0, "pk": 0.84,
-                                      "value_saved": 8.4e5, "created_t": self.t, "status": "open"}
-                    events.append({"t": self.t, "type": "recommendation", **self.recs[rid]})
+                    rec = {"id": rid, "effector": "gun-1", "effector_kind": "spaag",
+                           "threat": self.ids[i], "shots": 2, "cost": 8000.0, "pk": 0.84,
+                           "value_saved": 8.4e5, "created_t": self.t, "status": "open"}
+                    self.candidates[rid] = rec
+                    if self.recommend_in_step:
+                        self.recs[rid] = rec
+                        events.append({"t": self.t, "type": "recommendation", **rec})
             tracks.append(d)
         threats.sort(key=lambda x: x["tti_s"])
         for r in self.recs.values():
@@ -167,3 +172,53 @@ class FakeChain:
 
     def reject(self, rec_id: str, by: str = "operator") -> dict:
         return self._decide(rec_id, by, "rejected")
+
+
+
+class SplitFakeChain(FakeChain):
+    """The fake with the live chain's two-phase step: ``track_step`` moves the
+    picture; recommendations come only from a plan (``plan_begin`` -> solve ->
+    ``plan_end``), due every ``replan_s``, as ``Chain`` does."""
+
+    def __init__(self, *a, replan_s: float = 2.0, **kw):
+        super().__init__(*a, **kw)
+        self.recommend_in_step = False
+        self.replan_s = replan_s
+        self._next_plan = replan_s
+        self._snap = None
+        self.plans_applied: list[tuple[float, float]] = []  # (plan time, time applied)
+        self.stage_s: dict = {}
+        self.wall_track = None
+
+    def track_step(self) -> None:
+        import time
+
+        w0 = time.time()
+        self._snap = FakeChain.step(self)
+        self.wall_track = (w0, time.time())
+        self.stage_s = {"sense": 0.0, "track": self.wall_track[1] - w0}
+
+    @property
+    def plan_due(self) -> bool:
+        return self.t + 1e-9 >= self._next_plan
+
+    def plan_begin(self):
+        while self._next_plan <= self.t + 1e-9:
+            self._next_plan += self.replan_s
+        return SimpleNamespace(now=self.t, planner="fake", inp=sorted(self.candidates))
+
+    def plan_end(self, job, x) -> None:
+        for rid in x:
+            rec = self.candidates.get(rid)
+            if rid not in self.recs and rec is not None and self.alive[self.ids.index(rec["threat"])]:
+                self.recs[rid] = rec = dict(rec, created_t=job.now)
+                self.events.append({"t": job.now, "type": "recommendation", **rec})
+        self.plans_applied.append((job.now, self.t))
+
+    def snapshot(self, tracks: bool = True):
+        snap, self._snap = self._snap, None
+        events, self.events = self.events, []
+        return FakeSnapshot(t=self.t, tracks=snap.tracks if tracks else [], threats=snap.threats if snap else [],
+                            recommendations=[dict(r) for r in self.recs.values() if r["status"] == "open"],
+                            events=(snap.events if snap else []) + events, counters=dict(self.counters),
+                            effectors=self._effectors())

@@ -80,3 +80,35 @@ def test_circles_are_geodesic():
         assert len(ring) == 37 and ring[0] == ring[-1]
         d = geo.geodesic_distance_m(lat0, lon0, [p[1] for p in ring], [p[0] for p in ring])
         assert d == pytest.approx(r, rel=1e-4, abs=1.5)  # vertices rounded to 1e-5 deg (about 1 m)
+
+
+def test_threat_list_holds_threats_by_time_to_impact_only():
+    from airshield.web.picture import threat_list
+
+    src = [
+        {"track": "T1", "class": "bird", "confidence": 0.9, "target": "city", "tti_s": 0.0, "expected_loss": 10.0},
+        {"track": "T2", "class": "aircraft", "confidence": 0.99, "target": "city", "tti_s": 0.0},
+        {"track": "T3", "class": "shahed", "confidence": 0.8, "target": "city", "tti_s": 300.0, "expected_loss": 5.0},
+        {"track": "T4", "class": "decoy", "confidence": 0.6, "target": None, "tti_s": None},
+        {"track": "T5", "class": "unknown", "confidence": 0.5, "target": "plant", "tti_s": 120.04},
+        {"track": "T6", "class": "unknown", "confidence": 0.5, "target": None, "tti_s": None},
+        {"track": "T7", "confidence": 0.7, "time_to_target_s": float("inf"), "target": "city"},
+        {"track": "T8", "class": "jet_drone", "confidence": 0.9, "target": "city", "tti_s": 300.0,
+         "expected_loss": 9.0},
+        "garbage",
+    ]
+    tracks = {"T7": {"class": "recon"}}
+    got = threat_list(src, tracks)
+    # Soonest first; equal times by expected loss; untimed last; birds, aircraft and aimless unknowns out.
+    assert [(t["track"], t["class"], t["tti_s"]) for t in got] == [
+        ("T5", "unknown", 120.0), ("T8", "jet_drone", 300.0), ("T3", "shahed", 300.0),
+        ("T4", "decoy", None), ("T7", "recon", None)]
+    assert src[0]["tti_s"] == 0.0  # the source's dicts are not changed
+
+
+def test_track_rows_show_no_time_to_impact_for_non_threats():
+    d = {"track": "T1", "lat": 50.0, "lon": 30.0, "alt": 100.0, "ve": 1.0, "vn": 0.0, "vu": 0.0,
+         "status": "confirmed", "p_class": {"bird": 0.9}, "threat": {"tti_s": 0.0, "target": "city"}}
+    rows = track_rows([{**d, "class": "bird"}, {**d, "track": "T2", "class": "shahed"}], frozenset())
+    tti = FIELDS.index("tti")
+    assert rows[0][tti] is None and rows[1][tti] == 0.0

@@ -160,3 +160,20 @@ def test_full_picture_keeps_decisions_over_planner_chatter():
     epoch = hub.full()["epoch"]
     hub.reset()
     assert hub.full()["epoch"] == epoch + 1 and hub.full()["events"] == []
+
+
+def test_binary_frames_and_floods_never_stop_the_feed(live):
+    client, runner = live
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        ws.send_bytes(b'{"type": "ping"}')
+        err = ws.receive_json()
+        assert err["type"] == "error" and "text frames" in err["error"]
+        for raw in ("{", "null", '{"type": "approve", "id": ["R1"]}', '{"type": "control", "paused": "maybe"}'):
+            ws.send_text(raw)
+            assert ws.receive_json()["type"] == "error"
+        client.portal.call(runner.step_once)
+        tick = ws.receive_json()
+        assert tick["type"] == "tick" and tick["t"] == 2.0 and len(tick["tracks"]) == 6
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong", "t": 2.0}

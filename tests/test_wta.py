@@ -34,8 +34,8 @@ def brute_force(inst) -> float:
     E, T = inst.pk.shape
     per_eff = []
     for i in range(E):
-        opts = [c for c in itertools.product(range(int(inst.shots[i]) + 1), repeat=T)
-                if sum(c) <= inst.shots[i]]
+        top = int(inst.shots[i]) if inst.salvo is None else min(int(inst.shots[i]), int(inst.salvo[i]))
+        opts = [c for c in itertools.product(range(top + 1), repeat=T) if sum(c) <= inst.shots[i]]
         per_eff.append(np.array(opts, dtype=np.int64).reshape(-1, T))
     grids = np.meshgrid(*[np.arange(len(o)) for o in per_eff], indexing="ij")
     x = np.stack([per_eff[i][g.ravel()] for i, g in enumerate(grids)], axis=1)   # (N, E, T)
@@ -95,6 +95,22 @@ def test_exact_equals_brute_force_and_bounds_hold():
         assert is_feasible(inst, fa.shots)
         assert fa.objective >= best - tol(best)
         assert fa.bound <= best + tol(best)
+
+
+def test_salvo_caps_are_kept_by_exact_and_fast_solvers():
+    """With a salvo cap (most shots of an effector at one threat), exact still
+    equals brute force over the capped plans, and both plans keep the cap."""
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        base = random_small(rng, max_shots=4)
+        salvo = rng.integers(1, 3, base.n_effectors)
+        inst = make_instance(base.value, base.shots, base.cost, base.pk, base.lam, salvo=salvo)
+        best = brute_force(inst)
+        for plan in (solve_exact(inst), solve_fast(inst)):
+            assert is_feasible(inst, plan.shots)
+            assert np.all(plan.shots <= salvo[:, None])
+        assert solve_exact(inst).objective == pytest.approx(best, rel=1e-7, abs=1e-7)
+        assert solve_fast(inst).objective >= best - tol(best)
 
 
 def test_outer_approximation_path_equals_brute_force(monkeypatch):

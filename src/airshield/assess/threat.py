@@ -57,8 +57,12 @@ class ThreatParams:
     # P(a hit does the asset's value-at-risk of damage | class): a ~50 kg
     # warhead is the unit the asset values are written for.
     lethality: dict[str, float] = field(default_factory=lambda: dict(
-        shahed=1.0, decoy=0.0, jet_drone=1.0, recon=0.05, aircraft=0.0, bird=0.0, unknown=0.5))
+        shahed=1.0, decoy=0.02, jet_drone=1.0, recon=0.05, aircraft=0.0, bird=0.0, unknown=0.5))
     p_min_target: float = 0.1  # time_to_target looks at assets at least this probable
+    # A track at least this likely a bird or an aircraft is not an attack drone
+    # on its way to an asset: no time to target, no likely target (its expected
+    # loss still weighs the chance that it is one).
+    p_non_threat: float = 0.5
     urgency_s: float = 600.0  # score halves when impact is this far away
 
     def class_vector(self, table: dict[str, float]) -> np.ndarray:
@@ -97,6 +101,7 @@ class Assessment:
     path_lon: np.ndarray
     path_alt: np.ndarray
     path_ecef: np.ndarray  # (N, K, 3)
+    non_threat: np.ndarray | None = None  # (N,) bool: bird- or aircraft-like (no impact time, no target)
 
     def __len__(self) -> int:
         return int(self.lat.shape[0])
@@ -243,10 +248,12 @@ def assess(pos_ecef, vel, p_class, assets: Assets, *, vel_frame: str = "enu",
     leth = pc @ params.class_vector(params.lethality)
     el_pair = p_target * leth[:, None] * assets.value[None, :]
     el = el_pair.sum(axis=1)
-    plausible = p_target >= params.p_min_target
+    # a bird circling over a city is "inside" it, but it is not about to hit it
+    non_threat = pc[:, [CLASS_INDEX["bird"], CLASS_INDEX["aircraft"]]].sum(axis=1) >= params.p_non_threat
+    plausible = (p_target >= params.p_min_target) & ~non_threat[:, None]
     t_tgt = np.where(plausible, t_reach, np.inf).min(axis=1, initial=np.inf)
     best = np.argmax(p_target, axis=1) if na else np.zeros(n, int)
-    likely = np.where((na > 0) & (p_target.max(axis=1, initial=0.0) > p_none), best, -1)
+    likely = np.where((na > 0) & (p_target.max(axis=1, initial=0.0) > p_none) & ~non_threat, best, -1)
     urgency = params.urgency_s / (params.urgency_s + t_tgt)  # inf -> 0
     score = el * urgency
     rank = np.lexsort((t_tgt, -el, -score))
@@ -258,7 +265,7 @@ def assess(pos_ecef, vel, p_class, assets: Assets, *, vel_frame: str = "enu",
         time_to_reach=t_reach, p_target=p_target, p_none=p_none, lethality=leth,
         expected_loss_by_asset=el_pair, expected_loss=el, time_to_target=t_tgt,
         likely_target=likely, score=score, rank=rank, path_t=path_t, path_lat=plat,
-        path_lon=plon, path_alt=palt, path_ecef=pecef,
+        path_lon=plon, path_alt=palt, path_ecef=pecef, non_threat=non_threat,
     )
 
 

@@ -45,6 +45,7 @@ PARAMS: dict[str, tuple[float, float, bool]] = {
     "min_alt_m": (-1e4, 1e5, False), "max_alt_m": (-1e4, 1e5, False), "ground_alt_m": (-500, 1e4, False),
     "speed_mps": (0, 1e4, False), "reach_m": (0, 1e6, False),
     "cost_per_shot": (0, 1e12, False), "cost_per_hour": (0, 1e9, False), "hours_per_shot": (0, 100, False),
+    "salvo": (1, 1e6, True), "acquire_m": (0, 1e5, False),
 }
 # Other names accepted for the same thing (scenario files written before this schema).
 ALIASES = {"range_m": "max_range_m", "shots": "stock", "cost": "cost_per_shot"}
@@ -68,37 +69,38 @@ DEFAULTS: dict[str, dict] = {
     "interceptor_drone": {  # Sting-class FPV interceptor: 250-315 km/h, 15-25 km, $2.5-5k
         "stock": 20, "channels": 4, "launch_interval_s": 60.0, "reaction_s": 60.0,
         "min_range_m": 200.0, "max_range_m": 20_000.0, "min_alt_m": 0.0, "max_alt_m": 3_000.0,
-        "speed_mps": 75.0, "reach_m": 0.0, "cost_per_shot": 4_000.0,
+        "speed_mps": 75.0, "reach_m": 0.0, "cost_per_shot": 4_000.0, "salvo": 3, "acquire_m": 1_000.0,
         "pk": _pk(0.68, 0.75, 0.15, 0.6, 0.5)},
     "mobile_fire_group": {  # pickup + heavy MG + searchlight/thermal; drives to the threat's path
         "stock": 10, "channels": 1, "launch_interval_s": 20.0, "reaction_s": 60.0,
         "min_range_m": 0.0, "max_range_m": 15_000.0, "min_alt_m": 0.0, "max_alt_m": 1_200.0,
-        "speed_mps": 11.7, "reach_m": 1_500.0, "cost_per_shot": 500.0,
+        "speed_mps": 11.7, "reach_m": 1_500.0, "cost_per_shot": 500.0, "salvo": 1, "acquire_m": 300.0,
         "pk": _pk(0.4, 0.45, 0.05, 0.35, 0.3)},
     "aa_gun": {  # Gepard-class twin 35 mm: ~3.5 km effective, airburst
         "stock": 20, "channels": 1, "launch_interval_s": 5.0, "reaction_s": 10.0,
         "min_range_m": 100.0, "max_range_m": 3_500.0, "min_alt_m": 0.0, "max_alt_m": 3_000.0,
-        "speed_mps": 1_000.0, "reach_m": 0.0, "cost_per_shot": 7_000.0,
+        "speed_mps": 1_000.0, "reach_m": 0.0, "cost_per_shot": 7_000.0, "salvo": 2, "acquire_m": 500.0,
         "pk": _pk(0.7, 0.75, 0.4, 0.65, 0.5)},
     "sam_short": {  # MANPADS / short-range SAM (Piorun, Stinger class): 6-10 km
         "stock": 8, "channels": 2, "launch_interval_s": 10.0, "reaction_s": 15.0,
         "min_range_m": 500.0, "max_range_m": 8_000.0, "min_alt_m": 10.0, "max_alt_m": 4_000.0,
-        "speed_mps": 600.0, "reach_m": 0.0, "cost_per_shot": 450_000.0,
+        "speed_mps": 600.0, "reach_m": 0.0, "cost_per_shot": 450_000.0, "salvo": 2, "acquire_m": 1_000.0,
         "pk": _pk(0.85, 0.85, 0.8, 0.8, 0.7)},
     "sam_medium": {  # NASAMS / IRIS-T SLM / Patriot class; low targets limit range to ~40 km
         "stock": 12, "channels": 4, "launch_interval_s": 5.0, "reaction_s": 20.0,
         "min_range_m": 2_000.0, "max_range_m": 40_000.0, "min_alt_m": 30.0, "max_alt_m": 20_000.0,
-        "speed_mps": 1_000.0, "reach_m": 0.0, "cost_per_shot": 1_000_000.0,
+        "speed_mps": 1_000.0, "reach_m": 0.0, "cost_per_shot": 1_000_000.0, "salvo": 2, "acquire_m": 1_000.0,
         "pk": _pk(0.9, 0.9, 0.9, 0.9, 0.8)},
     "fighter": {  # on CAP; flies to the threat at 250 m/s, fires a short-range AAM from 8 km
         "stock": 4, "channels": 1, "launch_interval_s": 30.0, "reaction_s": 60.0,
         "min_range_m": 0.0, "max_range_m": 150_000.0, "min_alt_m": 50.0, "max_alt_m": 15_000.0,
         "speed_mps": 250.0, "reach_m": 8_000.0, "cost_per_shot": 450_000.0,
-        "cost_per_hour": 30_000.0, "hours_per_shot": 0.25,
+        "cost_per_hour": 30_000.0, "hours_per_shot": 0.25, "salvo": 2, "acquire_m": 1_000.0,
         "pk": _pk(0.9, 0.9, 0.9, 0.9, 0.8)},
 }
 # The fighter's cannon row: these replace the missile's values.
 CANNON_DEFAULTS: dict = {"stock": 4, "reach_m": 800.0, "cost_per_shot": 3_000.0, "launch_interval_s": 60.0,
+                         "salvo": 1, "acquire_m": 500.0,
                          "pk": _pk(0.5, 0.55, 0.3, 0.5, 0.4)}
 CANNON_KEYS = ("pk", *PARAMS, *ALIASES)
 
@@ -134,6 +136,14 @@ class Effectors:
     pk: np.ndarray  # (E, len(CLASSES))
     cost: np.ndarray  # (E,) per shot, all in
     params: list[dict] = field(default_factory=list)  # resolved per-row values, for reports
+    # (E,) most shots one engagement puts on one threat: a fire group gets one
+    # burst at a passing drone, an interceptor-drone team 2-3 drones, a battery
+    # a two-round salvo. None: unlimited (rows built before this field).
+    salvo: np.ndarray | None = None
+    # (E,) m: how far from its aim point the weapon finds its target by itself
+    # (an interceptor pilot's thermal camera, a missile's seeker, a gun's fire
+    # control); None: OutcomeParams.kill_radius_m for all.
+    acquire: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -271,6 +281,8 @@ def effectors_from_rows(rows: list[dict], platform: list[int] | None = None) -> 
     n = len(rows)
     for r in rows:
         r.setdefault("ground_alt_m", 0.0 if r["kind"] == "fighter" else r["alt"])
+        r.setdefault("salvo", DEFAULTS[r["kind"]]["salvo"])
+        r.setdefault("acquire_m", DEFAULTS[r["kind"]]["acquire_m"])
     col = (lambda key, dt=float: np.array([r[key] for r in rows], dt).reshape(n))
     lat, lon, alt = col("lat"), col("lon"), col("alt")
     ecef = np.stack(geo.geodetic_to_ecef(lat, lon, alt), axis=-1).reshape(n, 3)
@@ -285,5 +297,5 @@ def effectors_from_rows(rows: list[dict], platform: list[int] | None = None) -> 
         min_range=col("min_range_m"), max_range=col("max_range_m"), ground_alt=col("ground_alt_m"),
         min_alt=col("min_alt_m"), max_alt=col("max_alt_m"), speed=col("speed_mps"), reach=col("reach_m"), pk=pk,
         cost=col("cost_per_shot") + col("cost_per_hour") * col("hours_per_shot"),
-        params=rows,
+        params=rows, salvo=col("salvo", np.int64), acquire=col("acquire_m"),
     )

@@ -45,6 +45,7 @@ class Instance:
     pk: np.ndarray             # (E, T) single-shot kill probability
     lam: float = 1.0           # weight of money against expected leak
     source: str | None = None  # file it was read from, for messages
+    salvo: np.ndarray | None = None  # (E,) most shots of effector i at one threat (None: no limit)
 
     @property
     def n_threats(self) -> int:
@@ -78,7 +79,7 @@ class Plan:
 
 
 def make_instance(value, shots, cost, pk, lam: float = 1.0, threat_ids=None,
-                  effector_ids=None) -> Instance:
+                  effector_ids=None, salvo=None) -> Instance:
     """Build an Instance from arrays (ids default to T1.. and E1..)."""
     value = np.asarray(value, dtype=np.float64).reshape(-1)
     cost = np.asarray(cost, dtype=np.float64).reshape(-1)
@@ -88,7 +89,11 @@ def make_instance(value, shots, cost, pk, lam: float = 1.0, threat_ids=None,
         raise ValueError("cost and shots differ in length")
     tid = tuple(threat_ids) if threat_ids is not None else tuple(f"T{j + 1}" for j in range(len(value)))
     eid = tuple(effector_ids) if effector_ids is not None else tuple(f"E{i + 1}" for i in range(len(shots)))
-    return Instance(tid, value, eid, shots, cost, pk, float(lam))
+    if salvo is not None:
+        salvo = np.asarray(salvo).reshape(-1).astype(np.int64)
+        if len(salvo) != len(shots):
+            raise ValueError("salvo and shots differ in length")
+    return Instance(tid, value, eid, shots, cost, pk, float(lam), salvo=salvo)
 
 
 # ---------------------------------------------------------------- evaluation
@@ -105,7 +110,8 @@ def evaluate(inst: Instance, x: np.ndarray) -> tuple[float, float, float]:
 def is_feasible(inst: Instance, x: np.ndarray) -> bool:
     x = np.asarray(x)
     return (x.shape == inst.pk.shape and bool(np.all(x >= 0))
-            and bool(np.all(x.sum(axis=1) <= inst.shots)))
+            and bool(np.all(x.sum(axis=1) <= inst.shots))
+            and (inst.salvo is None or bool(np.all(x <= inst.salvo[:, None]))))
 
 
 def make_plan(inst: Instance, x: np.ndarray, bound: float | None, solver: str,

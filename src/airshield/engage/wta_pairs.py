@@ -4,7 +4,9 @@ Every solver works on the sparse list of pairs that can matter: pk > 0 and at
 least one shot that can pay for itself. ``u`` caps the shots worth firing on a
 pair: the x-th shot of effector i at threat j lowers the expected leak by at most
 value_j * pk * (1 - pk)**(x - 1); once that is <= lambda * cost_i, dropping the
-shot never makes a plan worse, so some optimal plan keeps x <= u.
+shot never makes a plan worse, so some optimal plan keeps x <= u. An
+instance's ``salvo`` (most shots of one effector at one threat) caps u too:
+then x <= u is a constraint of the problem, which every solver keeps.
 
 Survival is handled in logs: a = -ln(1 - pk). A sure kill (pk = 1) has a = inf;
 internally a is capped at ``A_CAP`` (survival e**-60 ~ 1e-26 instead of 0). For any
@@ -64,7 +66,7 @@ def useful_pairs(inst) -> Pairs:
         t = np.where(k > 0.0, t, np.inf)
         t = np.where(pk >= 1.0, 1.0, t)
     u = np.floor(np.minimum(np.nan_to_num(t, nan=0.0, posinf=1e18), 1e18) + 1e-9)
-    u = np.clip(u, 0, shots[ei]).astype(np.int64)
+    u = np.clip(u, 0, shots[ei] if inst.salvo is None else np.minimum(shots, inst.salvo)[ei]).astype(np.int64)
     u[gain1 <= k] = 0
     keep = u > 0
     ei, tj, pk, k, u, log_q = ei[keep], tj[keep], pk[keep], k[keep], u[keep], log_q[keep]

@@ -24,6 +24,7 @@ random stream of their own, so a run is reproducible from its seed.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,6 +78,19 @@ class Rec:
     t_intercept: float
     point: np.ndarray
     status: str = "open"  # open | approved | rejected | withdrawn
+
+
+@dataclass
+class PlanJob:
+    """One plan set up at ``now``: the solve (``plan(planner, inp)``) may run
+    elsewhere (another process) while the chain steps on; ``Chain.plan_end``
+    applies its answer."""
+
+    now: float
+    ids: list[str]
+    inp: PlanInput
+    icp: object  # engage.feasibility.Intercepts
+    planner: str
 
 
 @dataclass
@@ -148,6 +162,9 @@ class Chain:
         self.events: list[dict] = []
         self._snap_ptr = 0
         self._next_plan = self.replan_s
+        # Wall-clock stamps of the latest step, for the live picture's latency figures.
+        self.stage_s: dict[str, float] = {}  # seconds per stage: sense, track, assess, solve
+        self.wall_track: tuple[float, float] | None = None  # Unix time reports entered / left the tracker
 
     # -- public ---------------------------------------------------------------
     @property
@@ -189,7 +206,40 @@ class Chain:
 
     # -- one truth step -------------------------------------------------------
     def advance(self) -> None:
+        self.track_step()
+        self.plan_step()
+
+    @property
+    def plan_due(self) -> bool:
+        return self.t + 1e-9 >= self._next_plan
+
+    def plan_step(self) -> bool:
+        """Assess and plan now if a plan is due (``advance``'s second half)."""
+        if not self.plan_due:
+            return False
+        self._plan(self.t)
+        self._next_plan += self.replan_s
+        return True
+
+    def plan_begin(self) -> PlanJob | None:
+        """Assess now and set up a plan whose solve runs elsewhere (the live
+        picture runs it in another process so tracking never waits on it).
+        None: nothing to solve (no tracks or no effectors; already applied)."""
+        now = self.t
+        while self._next_plan <= now + 1e-9:  # a slow solve does not queue up plans
+            self._next_plan += self.replan_s
+        return self._plan_inputs(now)
+
+    def plan_end(self, job: PlanJob, x: np.ndarray) -> None:
+        """Apply a solved plan: recommendations as of the plan's time ``job.now``."""
+        t0 = time.perf_counter()
+        self._publish(x, job.ids, job.inp, job.icp, job.now)
+        self.stage_s["publish"] = time.perf_counter() - t0
+
+    def track_step(self) -> None:
+        """Settle, sense, fly the truth and update the tracker (``advance``'s first half)."""
         sim = self.sim
+        w0 = time.perf_counter()
         t0 = sim.t
         t1 = min((sim.k + 1) * sim.dt, sim.duration_s)
         self._settle(t0, t1)
@@ -200,13 +250,16 @@ class Chain:
         ended = flying[~sim.alive[flying]]
         self._impacts(ended[sim.fate[ended] == HIT_T])
         now = sim.t
-        self.picture = self.tracker.step(self._arrived(obs, now), now)
+        arrived = self._arrived(obs, now)
+        w1, c1 = time.time(), time.thread_time()
+        self.picture = self.tracker.step(arrived, now)
+        w2, c2 = time.time(), time.thread_time()
+        self.wall_track = (w1, w2)
         for g in [g for g in self._active if g.state == "looking" and g.t_intercept + self.outcome.look_s <= now]:
             g.state = "done"
         self._active = [g for g in self._active if g.state != "done"]
-        if now + 1e-9 >= self._next_plan:
-            self._plan(now)
-            self._next_plan += self.replan_s
+        # updated, not replaced: the latest plan's stages (assess, solve) stay readable
+        self.stage_s.update(sense=time.perf_counter() - w0 - (w2 - w1), track=w2 - w1, track_cpu=c2 - c1)
 
     def _arrived(self, obs, now: float) -> Detections | None:
         """Reports that have reached the tracker by ``now``, in arrival order."""
@@ -272,20 +325,30 @@ class Chain:
 
     # -- planning -------------------------------------------------------------
     def _plan(self, now: float) -> None:
+        job = self._plan_inputs(now)
+        if job is not None:
+            t0 = time.perf_counter()
+            x = plan(self.planner, job.inp)
+            self.stage_s["solve"] = time.perf_counter() - t0
+            self.plan_end(job, x)
+
+    def _plan_inputs(self, now: float) -> PlanJob | None:
+        t0, c0 = time.perf_counter(), time.thread_time()
         pic, eff = self.picture, self.effectors
         ids = track_ids(pic)
         n = len(ids)
-        if n == 0 or len(eff) == 0:
-            self._publish(np.zeros((len(eff), n), np.int64), ids, None, None, now)
-            return
-        if len(self.assets):
+        if n and len(self.assets):
             a = assess(pic.ecef, pic.vel_enu, pic.p_class, self.assets, pos_cov_enu=pic.cov_enu,
                        params=self.threat_params)
             el, tti, tgt, p_tgt = a.expected_loss, a.time_to_target, a.likely_target, a.p_target
         else:
             el, tti, tgt, p_tgt = np.zeros(n), np.full(n, np.inf), np.full(n, -1), np.zeros((n, 0))
         killed = np.array([i in self.killed_tracks for i in ids], bool)
-        self._note_threats(ids, el, tti, tgt, p_tgt, pic, killed)
+        self._note_threats(ids, el, tti, tgt, p_tgt, pic, killed)  # the display's threats, effectors or not
+        if n == 0 or len(eff) == 0:
+            self._publish(np.zeros((len(eff), n), np.int64), ids, None, None, now)
+            self.stage_s["assess"], self.stage_s["assess_cpu"] = time.perf_counter() - t0, time.thread_time() - c0
+            return None
         vel = np.stack(geo.enu_to_ecef_vectors(pic.vel_enu[:, 0], pic.vel_enu[:, 1], pic.vel_enu[:, 2],
                                                pic.lat, pic.lon), axis=-1).reshape(n, 3)
         view = self.arsenal.view(now)
@@ -310,13 +373,20 @@ class Chain:
                         shots=shots, free=self.arsenal.free(now),
                         missile=self.missile, t_intercept=icp.t_intercept, look_at=look_at, lam=self.lam,
                         look_s=self.outcome.look_s, reserve=held,
-                        cheap=self.cheap, cheap_pk=self.reserve.cheap_pk)
-        x = plan(self.planner, inp)
-        self._publish(x, ids, inp, icp, now)
+                        cheap=self.cheap, cheap_pk=self.reserve.cheap_pk, salvo=eff.salvo,
+                        t_launch=icp.t_launch)
+        self.stage_s["assess"], self.stage_s["assess_cpu"] = time.perf_counter() - t0, time.thread_time() - c0
+        return PlanJob(now, ids, inp, icp, self.planner)
 
     def _note_threats(self, ids, el, tti, tgt, p_tgt, pic, killed) -> None:
+        """The threats the display lists: tracks most likely of an attack class,
+        and unknowns heading for an asset. Birds and aircraft are not threats,
+        whatever small expected loss their class mix carries."""
         info = {}
-        for j in np.flatnonzero((el > 0) & ~killed).tolist():
+        best = np.argmax(pic.p_class, axis=1) if len(ids) else np.zeros(0, int)
+        unknown = np.array([c == "unknown" for c in CLASSES])[best]
+        aimed = (tgt >= 0) & np.isfinite(tti) & (el > 0)
+        for j in np.flatnonzero((ATTACK[best] | (unknown & aimed)) & ~killed).tolist():
             k = int(tgt[j])
             info[ids[j]] = {"target": self.assets.names[k] if k >= 0 else None,
                             "p_target": round(float(p_tgt[j, k]), 4) if k >= 0 else 0.0,
@@ -426,14 +496,16 @@ class Chain:
                 "value_lost": round(tr.value_lost, 2), "shots": int(self.arsenal.shots.sum()),
                 "money_spent": round(float(self.arsenal.spent.sum()), 2)}
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, tracks: bool = True) -> Snapshot:
+        """The picture now and the events since the last snapshot. ``tracks=False``
+        leaves the track records out (a plan's update between two steps)."""
         pic = self.picture
-        tracks = pic.to_records()
+        tracks = pic.to_records() if tracks else []
         for rec in tracks:
             info = self.threat_info.get(rec["track"])
             if info is not None:
                 rec["threat"] = {k: info[k] for k in ("target", "p_target", "tti_s", "expected_loss")}
-        live = {r["track"] for r in tracks}
+        live = set(track_ids(pic))
         threats = [{"track": k, "class": v["class"], "confidence": v["confidence"], "target": v["target"],
                     "tti_s": v["tti_s"], "expected_loss": v["expected_loss"]}
                    for k, v in self.threat_info.items() if k in live and k not in self.killed_tracks]

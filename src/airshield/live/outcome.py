@@ -95,7 +95,8 @@ class Arsenal:
     def fire(self, e: int, shots: int, now: float, until: float) -> int:
         """Commit up to ``shots`` of row ``e`` (one channel each) until ``until``;
         returns how many were committed (0 when no stock or no free channel)."""
-        n = int(min(shots, self.stock[e], self.free(now)[e]))
+        salvo = shots if self.eff.salvo is None else int(self.eff.salvo[e])
+        n = int(min(shots, salvo, self.stock[e], self.free(now)[e]))
         if n <= 0:
             return 0
         idle = np.flatnonzero(self.release[e] <= now + 1e-9)[:n]
@@ -139,7 +140,8 @@ def resolve(engs: list[Engagement], aim: np.ndarray, lost: np.ndarray, eff: Effe
         row = rows_alive[k]
     else:
         dist, row = np.full(m, np.inf), np.full(m, -1, np.int64)
-    within = dist <= eff.reach[e] + params.kill_radius_m
+    acquire = params.kill_radius_m if eff.acquire is None else eff.acquire[e]
+    within = dist <= eff.reach[e] + acquire
     pk_true = np.where(within, eff.pk[e, truth_cls[np.maximum(row, 0)]], 0.0)
     p_kill = 1.0 - (1.0 - pk_true) ** shots
     killed = u < p_kill
@@ -153,19 +155,32 @@ def resolve(engs: list[Engagement], aim: np.ndarray, lost: np.ndarray, eff: Effe
     return Resolution(killed, np.where(within, row, -1), dist, p_kill, np.asarray(lost, bool))
 
 
-def aim_points(engs: list[Engagement], track_index: dict[str, int], pic) -> tuple[np.ndarray, np.ndarray]:
+def aim_points(engs: list[Engagement], track_index: dict[str, int], pic,
+               handover_m: float = 3_000.0) -> tuple[np.ndarray, np.ndarray]:
     """Where each weapon is guided: its track flown on to the intercept time
-    (ECEF), or the planned intercept point where the track is gone (``lost``)."""
+    (ECEF). Where the tracker has dropped that track, the weapon is handed over
+    to the live track nearest the planned intercept point (within
+    ``handover_m`` there: the same drone, re-initiated under a new number, as
+    an operator would re-tag it); with none that close it flies to the planned
+    point (``lost``)."""
     k = np.array([track_index.get(g.track, -1) for g in engs], np.int64)
-    lost = k < 0
     aim = np.array([g.point for g in engs], float).reshape(-1, 3)
-    if (~lost).any():
-        kk = k[~lost]
-        dt = np.array([g.t_intercept for g in engs])[~lost] - pic.t
-        vel = np.stack(geo.enu_to_ecef_vectors(pic.vel_enu[kk, 0], pic.vel_enu[kk, 1], pic.vel_enu[kk, 2],
-                                               pic.lat[kk], pic.lon[kk]), axis=-1).reshape(-1, 3)
-        aim[~lost] = pic.ecef[kk] + vel * dt[:, None]
-    return aim, lost
+    t_int = np.array([g.t_intercept for g in engs], float)
+    if len(pic):
+        vel = np.stack(geo.enu_to_ecef_vectors(pic.vel_enu[:, 0], pic.vel_enu[:, 1], pic.vel_enu[:, 2],
+                                               pic.lat, pic.lon), axis=-1).reshape(-1, 3)
+        gone = np.flatnonzero(k < 0)
+        if gone.size and handover_m > 0:
+            # every live track flown on to each lost engagement's intercept time
+            at = pic.ecef[None, :, :] + vel[None, :, :] * (t_int[gone] - pic.t)[:, None, None]
+            d = np.linalg.norm(at - aim[gone][:, None, :], axis=-1)
+            near = np.argmin(d, axis=1)
+            ok = d[np.arange(gone.size), near] <= handover_m
+            k[gone[ok]] = near[ok]
+        have = k >= 0
+        kk = k[have]
+        aim[have] = pic.ecef[kk] + vel[kk] * (t_int[have] - pic.t)[:, None]
+    return aim, k < 0
 
 
 def impact_losses(lat, lon, cls, assets: Assets, lethality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

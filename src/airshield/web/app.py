@@ -182,8 +182,14 @@ def create_app(runner: Runner, *, autostart: bool = True) -> FastAPI:
         sender = asyncio.create_task(_send_loop(sock, client, hub))
         try:
             while True:
-                text = await sock.receive_text()
-                reply = await _handle(text, runner)
+                m = await sock.receive()
+                if m["type"] == "websocket.disconnect":
+                    break
+                text = m.get("text")
+                if text is None:  # a binary frame: answered, never fatal
+                    reply = {"type": "error", "error": "send messages as JSON text frames, not binary"}
+                else:
+                    reply = await _handle(text, runner)
                 client.offer(reply if reply is FULL else encode(reply))
         except (WebSocketDisconnect, RuntimeError):
             pass

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from airshield.web.picture import FIELDS, home_nations, plain, static_layers, track_rows
+from airshield.web.picture import FIELDS, home_nations, plain, static_layers, threat_list, track_rows
 
 FULL = object()  # queue marker: build and send the whole picture now
 CHATTY = frozenset({"recommendation", "withdrawn"})  # the planner re-plans every few seconds
@@ -99,12 +99,14 @@ class Hub:
             trail = self.trails.get(r[0])
             if trail is None:
                 trail = self.trails[r[0]] = deque(maxlen=self.trail_len)
-            if not trail or trail[-1] != [r[1], r[2]]:
-                trail.append([r[1], r[2]])
+            # tuples of floats: the collector stops tracking them (60,000 trail points
+            # as lists would be scanned by every full garbage collection)
+            if not trail or trail[-1] != (r[1], r[2]):
+                trail.append((r[1], r[2]))
         self.t = float(snap.t)
         events = self._log(events if events is not None else getattr(snap, "events", None) or [], new_tracks)
         self.tracks, self.rows = new_tracks, new_rows
-        self.threats = list(getattr(snap, "threats", None) or [])
+        self.threats = threat_list(getattr(snap, "threats", None) or [], new_tracks)
         self.recommendations = [dict(r) for r in getattr(snap, "recommendations", None) or []]
         self.counters = {**dict(getattr(snap, "counters", None) or {}), "live_tracks": len(new_rows)}
         effectors = list(getattr(snap, "effectors", None) or [])
@@ -120,6 +122,24 @@ class Hub:
             msg["effectors"] = self.effectors
         if wall is not None:
             msg["wall"] = list(wall)  # step start / end, Unix seconds: lets clients measure latency
+        return msg
+
+    def plan(self, snap: Any, events: list | None = None, stages: dict | None = None,
+             plan_t: float | None = None) -> dict:
+        """A plan applied between two steps (no track rows): a ``plan`` message
+        with the threats, open recommendations, new events and counters."""
+        events = self._log(events if events is not None else getattr(snap, "events", None) or [])
+        self.threats = threat_list(getattr(snap, "threats", None) or [], self.tracks)
+        self.recommendations = [dict(r) for r in getattr(snap, "recommendations", None) or []]
+        self.counters = {**dict(getattr(snap, "counters", None) or {}), "live_tracks": len(self.rows)}
+        effectors = list(getattr(snap, "effectors", None) or [])
+        msg = {"type": "plan", "t": self.t, "plan_t": float(snap.t if plan_t is None else plan_t), "threats": self.threats[: self.threat_top],
+               "threats_total": len(self.threats), "recommendations": self.recommendations, "events": events,
+               "counters": self.counters, "engagements": list(self.engagements.values())}
+        if effectors and effectors != self.effectors:
+            self.effectors = msg["effectors"] = effectors
+        if stages:
+            msg["stages_ms"] = stages
         return msg
 
     def add_events(self, events: list[dict]) -> dict:

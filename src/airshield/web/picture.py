@@ -22,6 +22,8 @@ FIELDS = ("track", "lon", "lat", "alt", "ve", "vn", "vu", "status", "cls", "conf
           "ell_a", "ell_b", "ell_deg", "dlon_m", "dlat_m", "tti", "nation")
 CHI2_95_2D = 5.991464547107979  # 95 % of a 2-D Gaussian lies inside this Mahalanobis radius²
 HOSTILE = {"shahed", "jet_drone", "recon"}
+ATTACK_CLASSES = HOSTILE | {"decoy"}  # what the threat list holds (decoys look the same until they don't)
+NOT_THREATS = {"bird", "aircraft"}
 TRACK_FIELDS = ("t", "track", "lat", "lon", "alt", "ve", "vn", "vu", "status", "class", "p_class",
                 "cov_pos_enu", "sources", "nation")
 
@@ -75,6 +77,30 @@ def threat_tti(threat: dict | None) -> float | None:
     return None
 
 
+def threat_list(threats: list[dict], tracks: dict[str, dict] | None = None) -> list[dict]:
+    """The threats the display lists, soonest impact first: tracks of an attack
+    class, and tracks of another class (unknown) that have a predicted target and
+    a time to impact. Birds and aircraft never, whatever the source sent (an
+    assessment may give every track a small expected loss). A threat without a
+    finite time to impact keeps ``tti_s`` None and goes after the timed ones."""
+    out = []
+    for th in threats or []:
+        if not isinstance(th, dict):
+            continue
+        d = (tracks or {}).get(str(th.get("track"))) or {}
+        cls = th.get("class") or d.get("class")
+        tti = threat_tti(th)
+        aimed = tti is not None and th.get("target", th.get("asset")) is not None
+        if cls in NOT_THREATS or not (cls in ATTACK_CLASSES or aimed):
+            continue
+        th = dict(th)
+        th["class"], th["tti_s"] = cls, None if tti is None else round(tti, 1)
+        out.append(th)
+    el = lambda th: th.get("expected_loss") if isinstance(th.get("expected_loss"), (int, float)) else 0.0  # noqa: E731
+    out.sort(key=lambda th: (th["tti_s"] is None, th["tti_s"] or 0.0, -el(th)))
+    return out
+
+
 def track_rows(tracks: list[dict], home: frozenset[str]) -> list[list]:
     """Compact rows (see FIELDS) for all tracks, numbers rounded to what a display
     needs. Columns are built with numpy; NaN goes out as JSON null."""
@@ -97,7 +123,8 @@ def track_rows(tracks: list[dict], home: frozenset[str]) -> list[list]:
         [symbol_key(c, d.get("nation"), home) for d, c in zip(tracks, cls)],
         _list(a.round(1)), _list(b.round(1)), _list(brg.round(1)),
         _sig6(dlon), _sig6(dlat),
-        [None if (x := threat_tti(d.get("threat"))) is None else round(x, 1) for d in tracks],
+        [None if c in NOT_THREATS or (x := threat_tti(d.get("threat"))) is None else round(x, 1)
+         for d, c in zip(tracks, cls)],
         [d.get("nation") for d in tracks],
     ]
     return [list(r) for r in zip(*cols)]

@@ -5,11 +5,22 @@ The chain is not thread-safe and a step at 1,000 tracks takes a noticeable slice
 of a second, so steps run in a worker thread under one lock (the event loop keeps
 serving the display meanwhile) and an operator's decision takes the same lock: a
 decision lands between two steps, never inside one.
+
+A live chain's step is split so a report's track never waits on planning: the
+tracker step is published at once (a ``tick``); then, when a plan is due, the
+assessment runs in the worker thread and the weapon-target solve in a planner
+process of its own, while the chain steps on. The solved plan is applied (its
+recommendations dated to the plan's time) and published as a ``plan`` message
+as soon as it is back. A plan may lag the picture by at most ``max_plan_lag_s``
+scenario seconds: past that the next step waits for it, so a fast-forwarded run
+plans as often as a real-time one. A plan solved while the run is paused waits
+for the resume: the recommendations an operator is deciding on stay put.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sys
 import threading
 import time
@@ -38,8 +49,16 @@ class ReadOnly(Exception):
     """A decision or control the source cannot take (a replay is read-only)."""
 
 
+def _solve(planner: str, inp) -> tuple[Any, float]:
+    """A weapon-target solve in this process (a thread), when there is no planner process."""
+    from airshield.web.planner import solve
+
+    return solve(planner, inp)
+
+
 class Runner:
-    def __init__(self, source: Source, hub: Hub, *, speed: float = 1.0, recorder=None, paused: bool = False):
+    def __init__(self, source: Source, hub: Hub, *, speed: float = 1.0, recorder=None, paused: bool = False,
+                 plan_process: bool = True, max_plan_lag_s: float | None = None):
         self.source = source
         self.hub = hub
         self.recorder = recorder
@@ -53,6 +72,16 @@ class Runner:
         self._wake: asyncio.Event | None = None
         self._early: set[tuple] = set()  # decisions already published, which the chain echoes next step
         self.error: str | None = None  # the step that failed, if one did: the picture stays up, paused
+        # Two-phase stepping (track, then plan) when the source offers it (the live chain).
+        self.split = all(hasattr(source, a) for a in ("track_step", "plan_begin", "plan_end", "plan_due"))
+        self.plan_process = plan_process
+        self.max_plan_lag_s = (float(getattr(source, "replan_s", 2.0)) if max_plan_lag_s is None
+                               else float(max_plan_lag_s))
+        self._pool = None  # airshield.web.planner.PlannerProcess, started at the first plan
+        self._job: tuple[Any, asyncio.Future] | None = None  # plan being solved, and its answer
+        self.plan_wall = deque(maxlen=600)  # wall seconds from a plan's start to its publication
+        self._plan_lock: asyncio.Lock | None = None
+        self._snap_cpu = 0.0
         self._sync_clock()
 
     # -- the loop -------------------------------------------------------------
@@ -104,32 +133,162 @@ class Runner:
         """One step of the source, published. Returns the tick message."""
         if self.source.finished:
             return None
+        if not self.split:
+            w0 = time.time()
+            snap = await asyncio.to_thread(self._locked, self.source.step)
+            w1 = time.time()
+            self.step_wall.append(w1 - w0)
+            return self.publish(snap, (w0, w1))
+        if self._job is not None and (self._job[1].done() or
+                                      float(self.source.t) + self.dt - self._job[0].now > self.max_plan_lag_s + 1e-9):
+            await self._finish_plan()  # solved while paused, or may not fall further behind the picture
         w0 = time.time()
-        snap = await asyncio.to_thread(self._locked, self.source.step)
+        snap = await asyncio.to_thread(self._locked, self._track)
         w1 = time.time()
         self.step_wall.append(w1 - w0)
-        return self.publish(snap, (w0, w1))
+        msg = self.publish(snap, (w0, w1))
+        if self._job is None and self.source.plan_due and not self.source.finished:
+            await self._start_plan()
+        return msg
+
+    def _track(self):
+        self.source.track_step()
+        c0 = time.thread_time()
+        snap = self.source.snapshot()
+        self._snap_cpu = time.thread_time() - c0
+        return snap
+
+    async def _start_plan(self) -> None:
+        w0 = time.time()
+        job = await asyncio.to_thread(self._locked, self.source.plan_begin)
+        if job is None:  # nothing to solve: the assessment alone changed the threats
+            self.publish_plan(await asyncio.to_thread(self._locked, self.source.snapshot, False))
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._job = (job, fut, w0)
+        if self.plan_process:
+            try:
+                if self._pool is None:
+                    from airshield.web.planner import PlannerProcess
+
+                    self._pool = PlannerProcess()
+                cf = self._pool.submit(job.planner, job.inp)
+                asyncio.get_running_loop().call_soon(self._chain_future, cf, fut)
+                return
+            except Exception as e:  # noqa: BLE001 - no process to be had: solve in a thread instead
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                print(f"airshield: planner process unavailable ({first}); planning in a thread", file=sys.stderr)
+                self.plan_process = False
+        cf = asyncio.get_running_loop().run_in_executor(None, _solve, job.planner, job.inp)
+        self._chain_future(cf, fut)
+
+    def _chain_future(self, cf, fut: asyncio.Future) -> None:
+        """When the solve is back, apply it (on the event loop, between steps)."""
+        wrapped = asyncio.wrap_future(cf) if isinstance(cf, concurrent.futures.Future) else cf
+
+        def done(f):
+            if not fut.done():
+                if f.cancelled():
+                    fut.cancel()
+                elif f.exception() is not None:
+                    fut.set_exception(f.exception())
+                else:
+                    fut.set_result(f.result())
+            asyncio.ensure_future(self._finish_plan(when_paused=False))
+        wrapped.add_done_callback(done)
+
+    async def _finish_plan(self, when_paused: bool = True) -> None:
+        """Apply the plan once solved. Paused, the operator is deciding: a plan
+        back meanwhile waits for the resume (the next step applies it first)."""
+        if self._plan_lock is None:
+            self._plan_lock = asyncio.Lock()
+        async with self._plan_lock:  # the step waiting for a plan waits until it is applied
+            if when_paused or not self.paused:
+                await self._finish_plan_locked()
+
+    async def _finish_plan_locked(self) -> None:
+        if self._job is None:
+            return
+        job, fut, w0 = self._job
+        try:
+            x, cpu = await fut
+        except Exception as e:  # noqa: BLE001 - a failed solve: no recommendations this cycle
+            self._job = None
+            print(f"airshield: plan at t={job.now:.0f}s failed: {type(e).__name__}: {e}", file=sys.stderr)
+            return
+        if self._job is None or self._job[0] is not job:
+            return  # applied already (the step waited for it)
+        self._job = None
+        snap = await asyncio.to_thread(self._locked, self._apply, job, x)
+        stages = getattr(self.source, "stage_s", None)
+        if isinstance(stages, dict):
+            stages["solve_cpu"] = cpu
+        self.plan_wall.append(time.time() - w0)
+        self.publish_plan(snap, plan_t=job.now)
+
+    def _apply(self, job, x):
+        self.source.plan_end(job, x)
+        return self.source.snapshot(False)
+
+    def close(self) -> None:
+        """Stop the planner process (a solve in flight is dropped)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _locked(self, fn, *args):
         with self.lock:
             return fn(*args)
 
-    def publish(self, snap: Any, wall: tuple[float, float] | None = None) -> dict:
-        prev = self.hub.t
-        if prev is not None and float(snap.t) > prev:
-            self.dt = float(snap.t) - prev
-        events = []
-        for ev in getattr(snap, "events", None) or []:
+    def _fresh(self, events) -> list:
+        """Events not already published (an operator's decision goes out at once;
+        the chain echoes it in its next snapshot)."""
+        out = []
+        for ev in events or []:
             key = _event_key(ev)
             if key in self._early:
                 self._early.discard(key)
             else:
-                events.append(ev)
+                out.append(ev)
+        return out
+
+    def publish_plan(self, snap: Any, plan_t: float | None = None) -> dict:
+        """A plan applied between two steps: threats, recommendations, events.
+        ``plan_t``: the scenario time of the picture it was made from."""
+        events = self._fresh(getattr(snap, "events", None))
         if self.recorder is not None:
             for ev in events:
                 self.recorder.event(ev, snap.t)
-            self.recorder.frame(snap, reports=self._reports())
+        msg = self.hub.plan(snap, events, self._stages(), plan_t)
+        self.hub.broadcast(msg)
+        return msg
+
+    def _stages(self) -> dict | None:
+        st = getattr(self.source, "stage_s", None)
+        return {k: round(v * 1000.0, 2) for k, v in st.items()} if isinstance(st, dict) and st else None
+
+    def publish(self, snap: Any, wall: tuple[float, float] | None = None) -> dict:
+        prev = self.hub.t
+        if prev is not None and float(snap.t) > prev:
+            self.dt = float(snap.t) - prev
+        c0 = time.thread_time()
+        events = self._fresh(getattr(snap, "events", None))
         msg = self.hub.ingest(snap, wall, events)
+        if wall is not None:
+            # CPU seconds of the picture's path after the tracker: the snapshot (worker
+            # thread) and the hub (here); wall figures on a busy machine are inflated.
+            msg["publish_cpu_ms"] = round((self._snap_cpu + time.thread_time() - c0) * 1000.0, 2)
+            stamps = getattr(self.source, "wall_track", None)
+            if stamps is not None:
+                msg["wall_track"] = list(stamps)  # reports entered / left the tracker (Unix s)
+            stages = self._stages()
+            if stages:
+                msg["stages_ms"] = stages
+            msg["wall_sent"] = time.time()
+        if self.recorder is not None:  # after the message: the queue put is O(1), never the disk
+            for ev in events:
+                self.recorder.event(ev, snap.t)
+            self.recorder.frame(snap, reports=self._reports())
         self._sync_clock()
         self.hub.broadcast(msg)
         return msg

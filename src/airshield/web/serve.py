@@ -128,6 +128,7 @@ def headless(runner: Runner, say: Callable[[str], None], every_s: float = STATUS
 
 
 def close(runner: Runner) -> None:
+    runner.close()
     if runner.recorder is not None:
         runner.recorder.close()
         if runner.recorder.error is not None:

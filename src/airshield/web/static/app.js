@@ -1,20 +1,36 @@
 // The live picture: one WebSocket feeding a small state, a map and side panels.
 // Between steps the map dead-reckons every track along its velocity, so the
-// picture moves several times a second even at one step per second.
-import { createMap, drawEllipses, drawOutcomes, drawTrails, drawTracks, setEffectors } from "./map.js";
+// picture moves several times a second even at one step per second; but only
+// when that moves a track by a pixel or more at the current zoom. The moving
+// picture is one canvas over the map (overlay.js); the map repaints only when
+// the view moves.
+import { createMap, drawOutcomes, setEffectors } from "./map.js";
+import { createOverlay, drawOverlay, pick } from "./overlay.js";
 import { TRACK_SYMBOLS, symbolDataUrl } from "./symbols.js";
 import * as P from "./panels.js";
 
-const FRAME_MS = 200;  // map redraw period (5 Hz)
+const FRAME_MS = 200;  // map redraw period at most (5 Hz)
+const MIN_PX = 1.0;    // dead-reckon between steps only when the fastest track moves this many pixels
 const TRAIL_LEN = 60;
 
 const S = {
   I: {}, tracks: new Map(), trails: new Map(), threats: [], threatsTotal: 0, recs: [], effectors: [],
   effectorById: new Map(), outcomes: [], engagements: [], counters: {}, clock: {}, meta: {}, mode: "live", t: null,
-  lastSeq: 0, epoch: null, tickWall: performance.now(), dirty: { trails: true, panels: true, effectors: true },
+  lastSeq: 0, epoch: null, tickWall: performance.now(), dirty: { tracks: true, trails: true, panels: true, effectors: true },
+  drawnEl: 0, vmax: 0,
   messages: 0, connected: false,
 };
-window.airshield = { state: S, map: null, ready: false, errors: [], frameMs: [] };
+// latency: per step message, [scenario t, reports entered the tracker, server sent, page received,
+// page applied] (Unix ms; same machine as the server in the benchmark); frames: animation-frame times.
+window.airshield = { state: S, map: null, overlay: null, ready: false, errors: [], frameMs: [], latency: [], frames: [] };
+const LATENCY_KEEP = 5000;
+
+function noteLatency(m, recv) {
+  if (!m.wall_track) return;
+  const L = window.airshield.latency;
+  L.push([m.t, m.wall_track[0] * 1000, (m.wall_sent ?? 0) * 1000, recv, performance.timeOrigin + performance.now()]);
+  if (L.length > LATENCY_KEEP) L.splice(0, L.length - LATENCY_KEEP);
+}
 
 function setFields(fields) { S.I = Object.fromEntries(fields.map((f, i) => [f, i])); }
 
@@ -68,20 +84,22 @@ function onMessage(m) {
     for (const [id, tr] of Object.entries(m.trails || {})) S.trails.set(id, tr.slice(-TRAIL_LEN));
     S.t = m.t; S.tickWall = performance.now();
     applyCommon(m); applyEvents(m.events);
-    S.dirty.trails = true;
+    S.dirty.trails = true; S.dirty.tracks = true;
     setMode();
   } else if (m.type === "tick") {
     if (m.fields) setFields(m.fields);
     applyTracks(m.tracks, m.removed);
     S.t = m.t; S.tickWall = performance.now();
     applyCommon(m); applyEvents(m.events);
-    S.dirty.trails = true;
+    S.dirty.trails = true; S.dirty.tracks = true;
+  } else if (m.type === "plan") {  // a plan applied between steps: threats, recommendations, events
+    applyCommon(m); applyEvents(m.events);
   } else if (m.type === "events") {
     if (m.recommendations) S.recs = m.recommendations;
     if (m.engagements) S.engagements = m.engagements;
     applyEvents(m.events); S.dirty.panels = true;
   } else if (m.type === "clock") {
-    S.clock = m.clock; S.tickWall = performance.now(); S.dirty.panels = true;
+    S.clock = m.clock; S.tickWall = performance.now(); S.dirty.panels = true; S.dirty.tracks = true;
   } else if (m.type === "error") {
     console.warn("server:", m.error);
     if (m.fatal) { P.banner("The chain stopped: " + m.error); S.clock = m.clock || S.clock; S.dirty.panels = true; }
@@ -100,7 +118,11 @@ let socket = null, backoff = 500;
 function connect() {
   socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   socket.onopen = () => { backoff = 500; S.connected = true; document.getElementById("conn").className = "conn on"; };
-  socket.onmessage = (ev) => { try { onMessage(JSON.parse(ev.data)); } catch (e) { console.error(e); window.airshield.errors.push(String(e)); } };
+  socket.onmessage = (ev) => {
+    const recv = performance.timeOrigin + performance.now();
+    try { const m = JSON.parse(ev.data); onMessage(m); noteLatency(m, recv); }
+    catch (e) { console.error(e); window.airshield.errors.push(String(e)); }
+  };
   socket.onclose = () => {
     S.connected = false; document.getElementById("conn").className = "conn off";
     setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 5000);
@@ -139,24 +161,50 @@ function legend() {
 
 function frame(map) {
   const t0 = performance.now();
-  draw(map);
+  if (!draw(map)) return;
   const ms = window.airshield.frameMs;
   ms.push(performance.now() - t0);
   if (ms.length > 100) ms.shift();
 }
 
+// Returns true when it drew the moving picture (the cost the benchmark records).
 function draw(map) {
+  const ov = window.airshield.overlay;
+  let drew = false;
   const clk = S.clock || {};
   const wallEl = (performance.now() - S.tickWall) / 1000;
   // Scenario seconds since the last step, capped so a stalled feed doesn't fly tracks away.
   const el = clk.paused || clk.finished ? 0 : Math.min(wallEl * (clk.speed || 1), 2);
-  drawTracks(map, S, el);
-  if (S.dirty.trails) { drawTrails(map, S); drawEllipses(map, S); drawOutcomes(map, S); S.dirty.trails = false; }
+  if (S.dirty.tracks) {
+    S.vmax = fastest(S);
+    drawOverlay(ov, map, S, el); S.drawnEl = el; S.dirty.tracks = false; drew = true;
+  } else if (Math.abs(el - S.drawnEl) * S.vmax * pixelsPerMetre(map, S) >= MIN_PX) {
+    drawOverlay(ov, map, S, el); S.drawnEl = el; drew = true;
+  }
+  if (S.dirty.trails) { drawOutcomes(map, S); S.dirty.trails = false; }
   if (S.dirty.effectors) { setEffectors(map, S.effectors); P.renderEffectors(S); S.dirty.effectors = false; }
   if (S.dirty.panels) {
     P.renderBar(S); P.renderThreats(S, (id) => pickTrack(map, id)); P.renderRecs(S, decide);
     S.dirty.panels = false;
   }
+  return drew;
+}
+
+// Horizontal speed (m/s) of the fastest track: how far dead reckoning can move anything.
+function fastest(S) {
+  const I = S.I;
+  let v = 0;
+  for (const r of S.tracks.values()) v = Math.max(v, Math.hypot(r[I.ve] || 0, r[I.vn] || 0));
+  return v;
+}
+
+// Screen pixels per metre north at the map's centre (the rows' own degrees per metre).
+function pixelsPerMetre(map, S) {
+  const r = S.tracks.values().next().value;
+  const dlat = r ? r[S.I.dlat_m] : null;
+  if (!dlat) return 0;
+  const c = map.getCenter(), a = map.project(c), b = map.project([c.lng, c.lat + dlat * 1000]);
+  return Math.hypot(b.x - a.x, b.y - a.y) / 1000;
 }
 
 async function main() {
@@ -173,21 +221,25 @@ async function main() {
   let map;
   try { map = await createMap("map", layers); } catch (e) { P.banner("Map failed: " + e); throw e; }
   window.airshield.map = map;
+  const ov = window.airshield.overlay = createOverlay(map);
   legend();
-  map.on("click", "tracks", (ev) => {
-    const r = S.tracks.get(ev.features[0].properties.track);
+  map.on("click", (ev) => {
+    const hit = pick(ov, ev.point), r = hit && S.tracks.get(hit.track);
     if (r) new maplibregl.Popup({ closeButton: true, maxWidth: "260px" }).setLngLat(ev.lngLat).setHTML(popupHtml(r)).addTo(map);
   });
-  map.on("mouseenter", "tracks", () => { map.getCanvas().style.cursor = "pointer"; });
-  map.on("mouseleave", "tracks", () => { map.getCanvas().style.cursor = ""; });
-  map.on("zoomend", () => drawEllipses(map, S));
-  map.on("moveend", () => drawEllipses(map, S));
+  map.on("mousemove", (ev) => { map.getCanvas().style.cursor = pick(ov, ev.point) ? "pointer" : ""; });
+  // The view moved: the overlay follows in the same frame (as seen at the last drawing's time).
+  map.on("move", () => drawOverlay(ov, map, S, S.drawnEl));
+  map.on("resize", () => { S.dirty.tracks = true; });
   document.getElementById("log-recs").onchange = (ev) => document.getElementById("log").classList.toggle("hide-recs", !ev.target.checked);
   document.getElementById("btn-play").onclick = () => post("/api/control", { paused: !S.clock.paused });
   document.getElementById("speed").onchange = (ev) => post("/api/control", { speed: Number(ev.target.value) });
   document.getElementById("seek").onchange = (ev) => post("/api/control", { seek_t: Number(ev.target.value) });
   connect();
   setInterval(() => frame(map), FRAME_MS);
+  const F = window.airshield.frames;  // animation frames actually painted (the page's frame rate)
+  const tick = (ts) => { F.push(ts); if (F.length > 600) F.shift(); requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
   window.airshield.ready = true;
 }
 

@@ -33,7 +33,7 @@ export const SENSOR_SIDC = {
 
 const DPR = Math.min(window.devicePixelRatio || 1, 2);
 
-function milCanvas(def, size) {
+export function milCanvas(def, size) {
   let sym = new ms.Symbol(def.sidc, { size: size * DPR, ...(def.opts || {}) });
   if (!sym.isValid()) {  // keep the frame and affiliation if this milsymbol lacks the function icon
     console.warn("milsymbol: invalid SIDC", def.sidc);
