@@ -23,7 +23,7 @@ import numpy as np
 
 from airshield import geo
 from airshield.errors import InputError
-from airshield.io.jsonl import FieldError, number
+from airshield.io.jsonl import FieldError, number, parse_records
 
 ASSET_KINDS: tuple[str, ...] = ("city_district", "power_plant", "substation", "airport", "base", "other",
                                  "fuel_depot", "refinery")
@@ -99,19 +99,8 @@ def load_assets(items: list, file: str = "<assets>") -> Assets:
         items = []
     if not isinstance(items, list):
         raise InputError("expected a list of assets", file=file, field="assets")
-    rows, seen = [], set()
-    for i, obj in enumerate(items):
-        where = f"assets[{i}]"
-        if not isinstance(obj, dict):
-            raise InputError("expected a mapping", file=file, field=where)
-        try:
-            row = _parse_asset(obj)
-        except FieldError as e:
-            raise InputError(e.message, file=file, field=f"{where}.{e.field}") from None
-        if row[0] in seen:
-            raise InputError(f"duplicate asset name {row[0]!r}", file=file, field=f"{where}.name")
-        seen.add(row[0])
-        rows.append(row)
+    rows = [r for _, r in parse_records(items, _parse_asset, file=file, key="assets", unique="name",
+                                        id_of=lambda r: r[0])]
     col = (lambda j, dt=float: np.array([r[j] for r in rows], dt))
     lat, lon, alt = col(2), col(3), col(4)
     ecef = np.stack(geo.geodetic_to_ecef(lat, lon, alt), axis=-1).reshape(len(rows), 3)

@@ -31,7 +31,7 @@ import numpy as np
 
 from airshield import CLASS_INDEX, CLASSES, geo
 from airshield.errors import InputError
-from airshield.io.jsonl import FieldError, number
+from airshield.io.jsonl import FieldError, number, parse_records
 
 EFFECTOR_KINDS: tuple[str, ...] = ("interceptor_drone", "mobile_fire_group", "aa_gun", "sam_short",
                                    "sam_medium", "fighter")
@@ -258,21 +258,11 @@ def load_effectors(items: list, file: str = "<effectors>") -> Effectors:
         items = []
     if not isinstance(items, list):
         raise InputError("expected a list of effectors", file=file, field="effectors")
-    rows, plat, seen = [], [], set()
-    for i, obj in enumerate(items):
-        where = f"effectors[{i}]"
-        if not isinstance(obj, dict):
-            raise InputError("expected a mapping", file=file, field=where)
-        try:
-            item_rows = _parse_item(obj)
-        except FieldError as e:
-            raise InputError(e.message, file=file, field=f"{where}.{e.field}") from None
-        for r in item_rows:
-            if r["id"] in seen:
-                raise InputError(f"duplicate effector id {r['id']!r}", file=file, field=f"{where}.id")
-            seen.add(r["id"])
-            rows.append(r)
-            plat.append(i)
+    rows, plat = [], []
+    for i, item_rows in parse_records(items, _parse_item, file=file, key="effectors", unique="id",
+                                      id_of=lambda rs: [r["id"] for r in rs]):
+        rows += item_rows
+        plat += [i] * len(item_rows)
     return effectors_from_rows(rows, plat)
 
 
