@@ -117,6 +117,7 @@ def test_outer_approximation_path_equals_brute_force(monkeypatch):
     # force the shot-count MILP (used for dense pk) instead of fire patterns
     monkeypatch.setattr(wta_exact, "PATTERNS_PER_THREAT", 0)
     monkeypatch.setattr(wta_exact, "PATTERNS_PER_GROUP", 0)
+    monkeypatch.setattr(wta_exact, "DENSE_METHOD", "oa")   # the DW path: tests/test_wta_dw.py
     rng = np.random.default_rng(11)
     for _ in range(40):
         inst = random_small(rng, max_e=3, max_t=3, max_shots=3)
