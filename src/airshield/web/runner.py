@@ -8,8 +8,9 @@ decision lands between two steps, never inside one.
 
 A live chain's step is split so a report's track never waits on planning: the
 tracker step is published at once (a ``tick``); then, when a plan is due, the
-assessment runs in the worker thread and the weapon-target solve in a planner
-process of its own, while the chain steps on. The solved plan is applied (its
+chain gathers what the plan needs (cheap, under the lock) and the assessment
+and weapon-target solve run in a planner process of its own, while the chain
+steps on. The solved plan is applied (its
 recommendations dated to the plan's time) and published as a ``plan`` message
 as soon as it is back. A plan may lag the picture by at most ``max_plan_lag_s``
 scenario seconds: past that the next step waits for it, so a fast-forwarded run
@@ -222,7 +223,7 @@ class Runner:
         snap = await asyncio.to_thread(self._locked, self._apply, job, x)
         stages = getattr(self.source, "stage_s", None)
         if isinstance(stages, dict):
-            stages["solve_cpu"] = cpu
+            stages.setdefault("solve_cpu", cpu)  # the live chain's plan reports its own stages
         self.plan_wall.append(time.time() - w0)
         self.publish_plan(snap, plan_t=job.now)
 
