@@ -29,6 +29,7 @@ from collections import deque
 from typing import Any, Protocol
 
 from airshield.record import reports_columns
+from airshield.web.gcidle import IdleCollector
 from airshield.web.hub import Hub
 
 MAX_SPEED = 1000.0
@@ -59,7 +60,7 @@ def _solve(planner: str, inp) -> tuple[Any, float]:
 
 class Runner:
     def __init__(self, source: Source, hub: Hub, *, speed: float = 1.0, recorder=None, paused: bool = False,
-                 plan_process: bool = True, max_plan_lag_s: float | None = None):
+                 plan_process: bool = True, max_plan_lag_s: float | None = None, idle_gc: bool = True):
         self.source = source
         self.hub = hub
         self.recorder = recorder
@@ -83,12 +84,25 @@ class Runner:
         self.plan_wall = deque(maxlen=600)  # wall seconds from a plan's start to its publication
         self._plan_lock: asyncio.Lock | None = None
         self._snap_cpu = 0.0
+        # Full garbage collections between steps, not inside one (see web/gcidle.py);
+        # only while ``run`` drives the steps.
+        self.idle_gc = idle_gc
+        self._gc: IdleCollector | None = None
         self._sync_clock()
 
     # -- the loop -------------------------------------------------------------
     async def run(self) -> None:
         """Step until the source is finished (then idle: the picture stays up)."""
         self._wake = asyncio.Event()
+        self._gc = IdleCollector() if self.idle_gc else None
+        try:
+            await self._loop()
+        finally:
+            if self._gc is not None:
+                self._gc.close()
+                self._gc = None
+
+    async def _loop(self) -> None:
         while True:
             if self.source.finished:
                 self._sync_clock()
@@ -135,6 +149,8 @@ class Runner:
         if self.source.finished:
             return None
         if not self.split:
+            if self._gc is not None:
+                self._gc.idle()
             w0 = time.time()
             snap = await asyncio.to_thread(self._locked, self.source.step)
             w1 = time.time()
@@ -143,6 +159,8 @@ class Runner:
         if self._job is not None and (self._job[1].done() or
                                       float(self.source.t) + self.dt - self._job[0].now > self.max_plan_lag_s + 1e-9):
             await self._finish_plan()  # solved while paused, or may not fall further behind the picture
+        if self._gc is not None:
+            self._gc.idle()  # nothing in flight: the last tick is out, the next step not begun
         w0 = time.time()
         snap = await asyncio.to_thread(self._locked, self._track)
         w1 = time.time()
