@@ -124,7 +124,7 @@ def test_manual_without_approvals_fires_nothing_and_ids_are_checked():
         c.approve("R99999")
     with pytest.raises(KeyError):
         c.reject("nope")
-    closed = next(r for r in c.recs.values() if r.status != "open")
+    closed = next(r for r in c.desk.recs.values() if r.status != "open")
     with pytest.raises(ValueError):
         c.approve(closed.id)
 
@@ -229,7 +229,7 @@ def test_two_phase_step_is_the_same_run_and_threats_are_attack_classes():
     steps, the solve elsewhere) gives the run ``advance`` gives; the threat list
     holds attack classes (or unknowns aimed at an asset), never birds or aircraft."""
     from airshield import CLASSES
-    from airshield.live.doctrine import plan
+    from airshield.live.planning import solve
 
     a = Chain(scenario(), seed=3, duration_s=200)
     b = Chain(scenario(), seed=3, duration_s=200)
@@ -239,7 +239,7 @@ def test_two_phase_step_is_the_same_run_and_threats_are_attack_classes():
         if b.plan_due:
             job = b.plan_begin()
             if job is not None:
-                b.plan_end(job, plan(job.planner, job.inp))
+                b.plan_end(job, solve(job.planner, job.inp))
         assert set(b.stage_s) >= {"sense", "track"} and b.wall_track[0] <= b.wall_track[1]
         for info in b.threat_info.values():
             assert info["class"] in ("shahed", "decoy", "jet_drone", "recon") or (

@@ -134,24 +134,28 @@ def test_planner_process_solves_a_real_plan():
     import numpy as np
 
     from airshield.live.chain import Chain
-    from airshield.live.doctrine import plan
+    from airshield.live.planning import solve
     from airshield.web.planner import PlannerProcess
 
-    chain = Chain("demo", seed=3, policy="manual", duration_s=400)
-    job = None
-    while job is None and not chain.finished:
+    chain = Chain("demo", seed=3, policy="manual", duration_s=600)
+    job = here = None
+    while (here is None or len(here.e) == 0) and not chain.finished:  # a plan that recommends shots
         chain.track_step()
         if chain.plan_due and len(chain.picture) > 10:
             job = chain.plan_begin()
-    assert job is not None
+            here = solve(job.planner, job.inp)
+    assert job is not None and len(here.e) > 0
     proc = PlannerProcess()
     try:
-        x, cpu = proc.submit(job.planner, job.inp).result(timeout=120)
-        assert np.array_equal(x, plan(job.planner, job.inp)) and cpu >= 0.0
+        sol, cpu = proc.submit(job.planner, job.inp).result(timeout=120)
+        for name in ("e", "j", "shots", "pk", "value", "t_launch", "t_intercept", "point"):
+            assert np.array_equal(getattr(sol, name), getattr(here, name)), name
+        assert sol.threats == here.threats and len(sol.threats) > 0 and cpu >= sol.stage_s["solve_cpu"] >= 0.0
+        assert set(sol.stage_s) == {"assess", "assess_cpu", "solve", "solve_cpu"}
         with pytest.raises(RuntimeError, match="unknown planner|KeyError|ValueError"):
             proc.submit("no-such-planner", job.inp).result(timeout=60)
-        x2, _ = proc.submit(job.planner, job.inp).result(timeout=120)  # still serving
-        assert np.array_equal(x2, x)
+        sol2, _ = proc.submit(job.planner, job.inp).result(timeout=120)  # still serving
+        assert np.array_equal(sol2.shots, sol.shots) and np.array_equal(sol2.e, sol.e)
     finally:
         proc.close()
     assert proc.proc.returncode is not None

@@ -11,9 +11,11 @@ engage -> outcome, one truth step at a time.
 3. flies the truth on; attack drones that reach their target are impacts,
    costing the value of the asset they fall in (times their class lethality);
 4. updates the tracker to the new time;
-5. every ``replan_s``: assesses the tracks, works out who can engage whom
-   (``engage.feasibility``), plans (``live.doctrine``), emits the shots due now
-   as recommendations and puts each new one to the approval policy.
+5. every ``replan_s``: gathers what a plan needs (``live.planning``), which
+   assesses the tracks, works out who can engage whom (``engage.feasibility``)
+   and plans (``live.doctrine``), in line or in another process; then emits
+   the shots due now as recommendations and puts each new one to the approval
+   policy.
 
 Nothing is fired without an approval event: the policy stands in for the
 operator (``approve_all``, ``cost_cap``) or waits for ``approve()`` (``manual``).
@@ -29,16 +31,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from airshield import CLASSES, geo
-from airshield.assess import ThreatParams, assess, load_assets
+from airshield import CLASSES
+from airshield.assess import ThreatParams, load_assets
 from airshield.engage.effectors import load_effectors
-from airshield.engage.feasibility import intercept, shots_available
 from airshield.errors import InputError
 from airshield.io.records import Detections
 from airshield.io.run import sensors_from_records
-from airshield.live.doctrine import PLANNERS, PlanInput, Reserve, is_missile, plan
-from airshield.live.outcome import (Arsenal, Engagement, OutcomeParams, aim_points, impact_losses, in_flight,
+from airshield.live.doctrine import PLANNERS, Reserve, is_missile
+from airshield.live.outcome import (Arsenal, OutcomeParams, aim_points, impact_losses, in_flight,
                                    resolve)
+from airshield.live.desk import Desk
+from airshield.live.planning import PlanRequest, Solved, solve
 from airshield.live.policy import Roe, make_policy
 from airshield.sim.engine import HIT_T, Simulation
 from airshield.sim.run import build_suite
@@ -46,8 +49,6 @@ from airshield.sim.scenario import THREAT_CLASSES, Scenario, load_scenario
 from airshield.track.config import TrackerConfig
 from airshield.track.picture import Picture
 from airshield.track.tracker import Tracker
-
-ATTACK = np.array([c in THREAT_CLASSES for c in CLASSES])  # shahed, decoy, jet_drone, recon
 
 
 @dataclass
@@ -62,34 +63,14 @@ class Snapshot:
 
 
 @dataclass
-class Rec:
-    """One recommendation: ``shots`` of effector row ``e`` at ``track``."""
-
-    id: str
-    e: int
-    track: str
-    shots: int
-    pk: float
-    cost: float
-    value_saved: float
-    created_t: float
-    updated_t: float
-    t_launch: float  # absolute, as of the latest plan
-    t_intercept: float
-    point: np.ndarray
-    status: str = "open"  # open | approved | rejected | withdrawn
-
-
-@dataclass
 class PlanJob:
-    """One plan set up at ``now``: the solve (``plan(planner, inp)``) may run
-    elsewhere (another process) while the chain steps on; ``Chain.plan_end``
-    applies its answer."""
+    """One plan set up at ``now``: its assessment and solve
+    (``planning.solve(planner, inp)``) may run elsewhere (another process)
+    while the chain steps on; ``Chain.plan_end`` applies the answer."""
 
     now: float
     ids: list[str]
-    inp: PlanInput
-    icp: object  # engage.feasibility.Intercepts
+    inp: PlanRequest
     planner: str
 
 
@@ -149,17 +130,13 @@ class Chain:
         self.last_obs = None  # the latest step's Observations (for writers)
         self._pending = Detections.empty()
         self._pending_rx = np.zeros(0)
-        self.recs: dict[str, Rec] = {}
-        self._open: dict[tuple[int, str], str] = {}  # (effector row, track) -> open rec id
-        self.rejected: dict[str, set[int]] = {}  # track -> effector rows the operator said no to
-        self.engagements: list[Engagement] = []
-        self._active: list[Engagement] = []  # flying or looking
         self.killed_tracks: set[str] = set()
         self._first_seen: dict[str, float] = {}
         self.threat_info: dict[str, dict] = {}
         self.threat_tracks: set[str] = set()
         self.truth = _Truth()
         self.events: list[dict] = []
+        self.desk = Desk(self.effectors, self.arsenal, self.policy, self._event)
         self._snap_ptr = 0
         self._next_plan = self.replan_s
         # Wall-clock stamps of the latest step, for the live picture's latency figures.
@@ -184,12 +161,10 @@ class Chain:
         return self.snapshot()
 
     def approve(self, rec_id: str, by: str = "operator") -> dict:
-        rec = self._open_rec(rec_id)
-        return self._approve(rec, by, self.t)
+        return self.desk.approve(self.desk.open_rec(rec_id), by, self.t)
 
     def reject(self, rec_id: str, by: str = "operator") -> dict:
-        rec = self._open_rec(rec_id)
-        return self._reject(rec, by, self.t)
+        return self.desk.reject(self.desk.open_rec(rec_id), by, self.t)
 
     def static_layers(self) -> dict:
         eff = self.effectors
@@ -222,19 +197,23 @@ class Chain:
         return True
 
     def plan_begin(self) -> PlanJob | None:
-        """Assess now and set up a plan whose solve runs elsewhere (the live
-        picture runs it in another process so tracking never waits on it).
-        None: nothing to solve (no tracks or no effectors; already applied)."""
+        """Set up a plan now whose assessment and solve (``planning.solve``) run
+        elsewhere: the live picture runs them in another process so tracking
+        never waits on them. None: nothing to solve (no tracks; applied already)."""
         now = self.t
         while self._next_plan <= now + 1e-9:  # a slow solve does not queue up plans
             self._next_plan += self.replan_s
-        return self._plan_inputs(now)
+        return self._plan_job(now)
 
-    def plan_end(self, job: PlanJob, x: np.ndarray) -> None:
-        """Apply a solved plan: recommendations as of the plan's time ``job.now``."""
+    def plan_end(self, job: PlanJob, sol: Solved) -> None:
+        """Apply a solved plan: the threat list and recommendations as of the
+        plan's time ``job.now``."""
         t0 = time.perf_counter()
-        self._publish(x, job.ids, job.inp, job.icp, job.now)
-        self.stage_s["publish"] = time.perf_counter() - t0
+        killed = self.killed_tracks  # defeated while the plan was being solved: not threats any more
+        self.threat_info = {k: v for k, v in sol.threats.items() if k not in killed}
+        self.threat_tracks.update(sol.threats)
+        self.desk.publish(sol, job.ids, job.now)
+        self.stage_s.update(sol.stage_s, publish=time.perf_counter() - t0)
 
     def track_step(self) -> None:
         """Settle, sense, fly the truth and update the tracker (``advance``'s first half)."""
@@ -255,9 +234,10 @@ class Chain:
         self.picture = self.tracker.step(arrived, now)
         w2, c2 = time.time(), time.thread_time()
         self.wall_track = (w1, w2)
-        for g in [g for g in self._active if g.state == "looking" and g.t_intercept + self.outcome.look_s <= now]:
+        desk = self.desk
+        for g in [g for g in desk.active if g.state == "looking" and g.t_intercept + self.outcome.look_s <= now]:
             g.state = "done"
-        self._active = [g for g in self._active if g.state != "done"]
+        desk.active = [g for g in desk.active if g.state != "done"]
         # updated, not replaced: the latest plan's stages (assess, solve) stay readable
         self.stage_s.update(sense=time.perf_counter() - w0 - (w2 - w1), track=w2 - w1, track_cpu=c2 - c1)
 
@@ -298,7 +278,7 @@ class Chain:
 
     def _settle(self, t0: float, t1: float) -> None:
         """Engagements meeting their threat before ``t1``, against truth at ``t0``."""
-        due = [g for g in self._active if g.state == "flying" and g.t_intercept < t1 - 1e-9]
+        due = [g for g in self.desk.active if g.state == "flying" and g.t_intercept < t1 - 1e-9]
         if not due:
             return
         pic, sim = self.picture, self.sim
@@ -325,169 +305,41 @@ class Chain:
 
     # -- planning -------------------------------------------------------------
     def _plan(self, now: float) -> None:
-        job = self._plan_inputs(now)
+        job = self._plan_job(now)
         if job is not None:
-            t0 = time.perf_counter()
-            x = plan(self.planner, job.inp)
-            self.stage_s["solve"] = time.perf_counter() - t0
-            self.plan_end(job, x)
+            self.plan_end(job, solve(job.planner, job.inp))
 
-    def _plan_inputs(self, now: float) -> PlanJob | None:
-        t0, c0 = time.perf_counter(), time.thread_time()
-        pic, eff = self.picture, self.effectors
+    def _plan_job(self, now: float) -> PlanJob | None:
+        """What a plan at ``now`` needs, detached from the chain (cheap: no
+        assessment). With no tracks there is nothing to assess: the open
+        recommendations are withdrawn here and None returned."""
+        pic = self.picture
         ids = track_ids(pic)
         n = len(ids)
-        if n and len(self.assets):
-            a = assess(pic.ecef, pic.vel_enu, pic.p_class, self.assets, pos_cov_enu=pic.cov_enu,
-                       params=self.threat_params)
-            el, tti, tgt, p_tgt = a.expected_loss, a.time_to_target, a.likely_target, a.p_target
-        else:
-            el, tti, tgt, p_tgt = np.zeros(n), np.full(n, np.inf), np.full(n, -1), np.zeros((n, 0))
-        killed = np.array([i in self.killed_tracks for i in ids], bool)
-        self._note_threats(ids, el, tti, tgt, p_tgt, pic, killed)  # the display's threats, effectors or not
-        if n == 0 or len(eff) == 0:
-            self._publish(np.zeros((len(eff), n), np.int64), ids, None, None, now)
-            self.stage_s["assess"], self.stage_s["assess_cpu"] = time.perf_counter() - t0, time.thread_time() - c0
+        if n == 0:
+            self.threat_info = {}
+            self.desk.publish(Solved.empty(), ids, now)
             return None
-        vel = np.stack(geo.enu_to_ecef_vectors(pic.vel_enu[:, 0], pic.vel_enu[:, 1], pic.vel_enu[:, 2],
-                                               pic.lat, pic.lon), axis=-1).reshape(n, 3)
-        view = self.arsenal.view(now)
-        icp = intercept(view, pic.ecef, vel, tti, now, p_class=pic.p_class)
+        killed = np.array([i in self.killed_tracks for i in ids], bool)
         seen = self._first_seen
         age = now - np.array([seen.setdefault(i, now) for i in ids])
-        hostile = ((pic.p_class[:, ATTACK].sum(axis=1) >= self.roe.min_p_hostile) & (age >= self.roe.min_age_s)
-                   & (pic.status == 0) & ~icp.withheld & ~killed)
-        pk = np.where(hostile[None, :], icp.pk_eff, 0.0)
         col = {t: j for j, t in enumerate(ids)}
-        for t, rows in self.rejected.items():
-            if t in col:
-                pk[list(rows), col[t]] = 0.0
-        survival, look_at, engaged = in_flight(self._active, col, n, now, self.outcome.look_s)
-        due = icp.feasible & (icp.t_launch - eff.reaction[:, None] <= self.replan_s + 1e-9)
-        dist = np.linalg.norm(eff.ecef[:, None, :] - pic.ecef[None, :, :], axis=-1)
-        shots = shots_available(view, self.horizon_s)
-        # shots of this plan that come out of the reserve (the stock above it goes first)
-        held = shots - np.minimum(shots, view.stock - np.minimum(self.held, view.stock))
-        inp = PlanInput(pk=pk, due=due, value=np.where(killed, 0.0, el * survival), hostile=hostile,
-                        engaged=engaged, urgency=tti, distance=dist, cost=eff.cost,
-                        shots=shots, free=self.arsenal.free(now),
-                        missile=self.missile, t_intercept=icp.t_intercept, look_at=look_at, lam=self.lam,
-                        look_s=self.outcome.look_s, reserve=held,
-                        cheap=self.cheap, cheap_pk=self.reserve.cheap_pk, salvo=eff.salvo,
-                        t_launch=icp.t_launch)
-        self.stage_s["assess"], self.stage_s["assess_cpu"] = time.perf_counter() - t0, time.thread_time() - c0
-        return PlanJob(now, ids, inp, icp, self.planner)
-
-    def _note_threats(self, ids, el, tti, tgt, p_tgt, pic, killed) -> None:
-        """The threats the display lists: tracks most likely of an attack class,
-        and unknowns heading for an asset. Birds and aircraft are not threats,
-        whatever small expected loss their class mix carries."""
-        info = {}
-        best = np.argmax(pic.p_class, axis=1) if len(ids) else np.zeros(0, int)
-        unknown = np.array([c == "unknown" for c in CLASSES])[best]
-        aimed = (tgt >= 0) & np.isfinite(tti) & (el > 0)
-        for j in np.flatnonzero((ATTACK[best] | (unknown & aimed)) & ~killed).tolist():
-            k = int(tgt[j])
-            info[ids[j]] = {"target": self.assets.names[k] if k >= 0 else None,
-                            "p_target": round(float(p_tgt[j, k]), 4) if k >= 0 else 0.0,
-                            "tti_s": round(float(tti[j]), 1) if np.isfinite(tti[j]) else None,
-                            "expected_loss": round(float(el[j]), 2),
-                            "class": CLASSES[int(np.argmax(pic.p_class[j]))],
-                            "confidence": round(float(pic.p_class[j].max()), 4)}
-        self.threat_info = info
-        self.threat_tracks.update(info)
-
-    def _publish(self, x, ids, inp, icp, now) -> None:
-        """Turn the shots due now into recommendations; withdraw the rest; ask the policy."""
-        eff = self.effectors
-        seen: set[tuple[int, str]] = set()
-        fresh: list[Rec] = []
-        for e, j in zip(*np.nonzero(x)):
-            e, j = int(e), int(j)
-            key = (e, ids[j])
-            seen.add(key)
-            shots, pk = int(x[e, j]), float(inp.pk[e, j])
-            kw = dict(shots=shots, pk=pk, cost=shots * float(eff.cost[e]),
-                      value_saved=float(inp.value[j]) * (1.0 - (1.0 - pk) ** shots), updated_t=now,
-                      t_launch=now + float(icp.t_launch[e, j]), t_intercept=now + float(icp.t_intercept[e, j]),
-                      point=icp.point[e, j].copy())
-            rid = self._open.get(key)
-            if rid is not None:
-                self.recs[rid].__dict__.update(kw)
-                continue
-            rec = Rec(id=f"R{len(self.recs) + 1:05d}", e=e, track=ids[j], created_t=now, **kw)
-            self.recs[rec.id] = rec
-            self._open[key] = rec.id
-            fresh.append(rec)
-            self._event("recommendation", now, **self._rec_dict(rec))
-        for key in [k for k in self._open if k not in seen]:
-            rec = self.recs[self._open.pop(key)]
-            rec.status = "withdrawn"
-            self._event("withdrawn", now, rec=rec.id, effector=eff.ids[rec.e], threat=rec.track)
-        for rec in fresh:
-            verdict = self.policy.decide(self._rec_dict(rec))
-            if verdict == "approve":
-                try:
-                    self._approve(rec, self.policy.who, now)
-                except ValueError:  # no channel or stock after all: the next plan will know
-                    self._close(rec, "withdrawn")
-                    self._event("withdrawn", now, rec=rec.id, effector=eff.ids[rec.e], threat=rec.track)
-            elif verdict == "reject":
-                self._reject(rec, self.policy.who, now)
-
-    # -- decisions ------------------------------------------------------------
-    def _open_rec(self, rec_id: str) -> Rec:
-        if rec_id not in self.recs:
-            raise KeyError(f"no recommendation {rec_id!r}")
-        rec = self.recs[rec_id]
-        if rec.status != "open":
-            raise ValueError(f"recommendation {rec_id} is {rec.status}, not open")
-        return rec
-
-    def _close(self, rec: Rec, status: str) -> None:
-        rec.status = status
-        self._open.pop((rec.e, rec.track), None)
-
-    def _approve(self, rec: Rec, by: str, now: float) -> dict:
-        eff = self.effectors
-        # An approval later than the plan that made it slips the whole engagement.
-        slip = max(0.0, now - rec.updated_t)
-        t_launch, t_int = rec.t_launch + slip, rec.t_intercept + slip
-        until = max(now + float(eff.launch_interval[rec.e]), t_int)
-        fired = self.arsenal.fire(rec.e, rec.shots, now, until)
-        if fired == 0:
-            raise ValueError(f"{eff.ids[rec.e]} has no free channel or no stock left for {rec.id}")
-        self._close(rec, "approved")
-        ev = self._event("approval", now, rec=rec.id, by=by, effector=eff.ids[rec.e], threat=rec.track,
-                         cost=round(rec.cost, 2))
-        g = Engagement(id=f"G{len(self.engagements) + 1:05d}", rec=rec.id, effector=rec.e, track=rec.track,
-                       shots=fired, pk=rec.pk, cost=fired * float(eff.cost[rec.e]), t_approved=now,
-                       t_launch=t_launch, t_intercept=t_int, point=rec.point)
-        self.engagements.append(g)
-        self._active.append(g)
-        self._event("engagement", now, id=g.id, rec=rec.id, effector=eff.ids[rec.e],
-                    effector_kind=eff.kind_name(rec.e), threat=rec.track, shots=fired, cost=round(g.cost, 2),
-                    pk=round(g.pk, 4), t_launch=round(t_launch, 3), t_intercept=round(t_int, 3))
-        return ev
-
-    def _reject(self, rec: Rec, by: str, now: float) -> dict:
-        self._close(rec, "rejected")
-        self.rejected.setdefault(rec.track, set()).add(rec.e)  # not recommended again for this track
-        return self._event("rejection", now, rec=rec.id, by=by, effector=self.effectors.ids[rec.e],
-                           threat=rec.track, cost=round(rec.cost, 2))
+        rej = [(e, col[t]) for t, rows in self.desk.rejected.items() if t in col for e in sorted(rows)]
+        rejected = tuple(np.array(v, np.int64).reshape(-1) for v in (zip(*rej) if rej else ([], [])))
+        survival, look_at, engaged = in_flight(self.desk.active, col, n, now, self.outcome.look_s)
+        req = PlanRequest(now=now, ids=ids, picture=pic, assets=self.assets, view=self.arsenal.view(now),
+                          free=self.arsenal.free(now), held=self.held, missile=self.missile, cheap=self.cheap,
+                          killed=killed, age=age, rejected=rejected, survival=survival, look_at=look_at,
+                          engaged=engaged, threat_params=self.threat_params, roe=self.roe, lam=self.lam,
+                          horizon_s=self.horizon_s, replan_s=self.replan_s, look_s=self.outcome.look_s,
+                          cheap_pk=self.reserve.cheap_pk)
+        return PlanJob(now, ids, req, self.planner)
 
     # -- output ---------------------------------------------------------------
     def _event(self, kind: str, t: float, **fields) -> dict:
         ev = {"t": round(float(t), 3), "type": kind, **fields}
         self.events.append(ev)
         return ev
-
-    def _rec_dict(self, rec: Rec) -> dict:
-        e = rec.e
-        return {"id": rec.id, "effector": self.effectors.ids[e], "effector_kind": self.effectors.kind_name(e),
-                "threat": rec.track, "shots": rec.shots, "cost": round(rec.cost, 2), "pk": round(rec.pk, 4),
-                "value_saved": round(rec.value_saved, 2), "created_t": round(rec.created_t, 3),
-                "status": rec.status, "t_launch": round(rec.t_launch, 3), "t_intercept": round(rec.t_intercept, 3)}
 
     def counters(self) -> dict:
         tr = self.truth
@@ -510,7 +362,8 @@ class Chain:
                     "tti_s": v["tti_s"], "expected_loss": v["expected_loss"]}
                    for k, v in self.threat_info.items() if k in live and k not in self.killed_tracks]
         threats.sort(key=lambda d: (d["tti_s"] is None, d["tti_s"] or 0.0, -d["expected_loss"]))
-        recs = [self._rec_dict(self.recs[r]) for r in self._open.values()]
+        desk = self.desk
+        recs = [desk.rec_dict(desk.recs[r]) for r in desk.open.values()]
         events = self.events[self._snap_ptr:]
         self._snap_ptr = len(self.events)
         eff, free = self.effectors, self.arsenal.free(self.t)

@@ -1,5 +1,6 @@
-"""The live picture's planner process: weapon-target solves on the other core,
-so the tracker and the display never wait on them.
+"""The live picture's planner process: threat assessment and weapon-target
+solves on the other core, so the tracker and the display never wait on them
+(nor on the GIL they would hold in a thread of the server).
 
 A plain child process (``python -m airshield.web.planner``) reading jobs from
 its stdin and writing answers to its stdout, each a length-prefixed pickle.
@@ -45,12 +46,13 @@ def _receive(stream) -> Any:
 
 
 def solve(planner: str, inp) -> tuple[Any, float]:
-    """One weapon-target solve, and its CPU seconds."""
-    from airshield.live.doctrine import plan
+    """One plan of the live chain: assessment, feasibility and the
+    weapon-target solve (``live.planning.solve``), and its CPU seconds."""
+    from airshield.live.planning import solve as solve_plan
 
     c0 = time.process_time()
-    x = plan(planner, inp)
-    return x, time.process_time() - c0
+    sol = solve_plan(planner, inp)
+    return sol, time.process_time() - c0
 
 
 class PlannerProcess:

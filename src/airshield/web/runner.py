@@ -8,8 +8,9 @@ decision lands between two steps, never inside one.
 
 A live chain's step is split so a report's track never waits on planning: the
 tracker step is published at once (a ``tick``); then, when a plan is due, the
-assessment runs in the worker thread and the weapon-target solve in a planner
-process of its own, while the chain steps on. The solved plan is applied (its
+chain gathers what the plan needs (cheap, under the lock) and the assessment
+and weapon-target solve run in a planner process of its own, while the chain
+steps on. The solved plan is applied (its
 recommendations dated to the plan's time) and published as a ``plan`` message
 as soon as it is back. A plan may lag the picture by at most ``max_plan_lag_s``
 scenario seconds: past that the next step waits for it, so a fast-forwarded run
@@ -28,6 +29,7 @@ from collections import deque
 from typing import Any, Protocol
 
 from airshield.record import reports_columns
+from airshield.web.gcidle import IdleCollector
 from airshield.web.hub import Hub
 
 MAX_SPEED = 1000.0
@@ -58,7 +60,7 @@ def _solve(planner: str, inp) -> tuple[Any, float]:
 
 class Runner:
     def __init__(self, source: Source, hub: Hub, *, speed: float = 1.0, recorder=None, paused: bool = False,
-                 plan_process: bool = True, max_plan_lag_s: float | None = None):
+                 plan_process: bool = True, max_plan_lag_s: float | None = None, idle_gc: bool = True):
         self.source = source
         self.hub = hub
         self.recorder = recorder
@@ -82,12 +84,25 @@ class Runner:
         self.plan_wall = deque(maxlen=600)  # wall seconds from a plan's start to its publication
         self._plan_lock: asyncio.Lock | None = None
         self._snap_cpu = 0.0
+        # Full garbage collections between steps, not inside one (see web/gcidle.py);
+        # only while ``run`` drives the steps.
+        self.idle_gc = idle_gc
+        self._gc: IdleCollector | None = None
         self._sync_clock()
 
     # -- the loop -------------------------------------------------------------
     async def run(self) -> None:
         """Step until the source is finished (then idle: the picture stays up)."""
         self._wake = asyncio.Event()
+        self._gc = IdleCollector() if self.idle_gc else None
+        try:
+            await self._loop()
+        finally:
+            if self._gc is not None:
+                self._gc.close()
+                self._gc = None
+
+    async def _loop(self) -> None:
         while True:
             if self.source.finished:
                 self._sync_clock()
@@ -134,6 +149,8 @@ class Runner:
         if self.source.finished:
             return None
         if not self.split:
+            if self._gc is not None:
+                self._gc.idle()
             w0 = time.time()
             snap = await asyncio.to_thread(self._locked, self.source.step)
             w1 = time.time()
@@ -142,6 +159,8 @@ class Runner:
         if self._job is not None and (self._job[1].done() or
                                       float(self.source.t) + self.dt - self._job[0].now > self.max_plan_lag_s + 1e-9):
             await self._finish_plan()  # solved while paused, or may not fall further behind the picture
+        if self._gc is not None:
+            self._gc.idle()  # nothing in flight: the last tick is out, the next step not begun
         w0 = time.time()
         snap = await asyncio.to_thread(self._locked, self._track)
         w1 = time.time()
@@ -222,7 +241,7 @@ class Runner:
         snap = await asyncio.to_thread(self._locked, self._apply, job, x)
         stages = getattr(self.source, "stage_s", None)
         if isinstance(stages, dict):
-            stages["solve_cpu"] = cpu
+            stages.setdefault("solve_cpu", cpu)  # the live chain's plan reports its own stages
         self.plan_wall.append(time.time() - w0)
         self.publish_plan(snap, plan_t=job.now)
 
