@@ -2,7 +2,7 @@
 and scaling to 5,000 simultaneous tracks.
 
     python benchmarks/bench_track.py [--tracks 1000,2000,5000] [--kinds pos,radar]
-        [--duration S] [--seed N] [--run DIR] [--profile]
+        [--duration S] [--seed N] [--run DIR] [--profile] [--phases]
 
 A synthetic raid (``scenario``) is built without the simulator so the figures
 isolate the tracker: N objects flying straight at 40-200 m/s, 100-3,000 m high,
@@ -20,6 +20,10 @@ warm-up (tracks confirmed): reports/s = reports processed / time in ``step``; th
 p50/p99 of one step's wall time (one step = one update of the whole picture with
 every report of that second), also in CPU time of this process (steadier than
 wall on a shared machine); peak resident memory of the process.
+
+``--phases`` prints, for the first case, where one step's CPU time goes: the
+tracker's stages and kernels, each timed with ``time.process_time`` (self time,
+nested stages excluded), per step after the warm-up.
 
 ``--run DIR`` instead replays a run directory (``airshield.track.batch.load_run`` +
 ``replay``, the code of ``airshield track``) and prints the same figures; the
@@ -182,6 +186,69 @@ def measure(run: RunInput, warmup_s: float = 20.0, cfg: TrackerConfig | None = N
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
 
 
+# the stages of Tracker and the kernels it calls, timed by --phases
+_STAGES = ("ingest", "_process", "_batch", "_candidates", "_update_rounds", "_regate", "_update",
+           "_initiate", "_manage", "_continue", "_flush_identity", "picture")
+_KERNELS = ("predict_ncv", "predict_modes", "imm_update", "combine", "innovation", "mahalanobis",
+            "assign", "spatial_candidates", "range_pregate")
+
+
+def phases(run: RunInput, warmup_s: float = 20.0, cfg: TrackerConfig | None = None) -> dict:
+    """CPU ms per step (after warm-up) spent in each stage and kernel, self time."""
+    import collections
+
+    from airshield.track import tracker as trk
+
+    acc: collections.Counter = collections.Counter()
+    stack: list[float] = []
+    saved = []
+
+    def wrap(obj, name):
+        f = getattr(obj, name, None)
+        if f is None:
+            return
+        saved.append((obj, name, f))
+
+        def timed(*a, **k):
+            c = time.process_time()
+            stack.append(0.0)
+            try:
+                return f(*a, **k)
+            finally:
+                spent = time.process_time() - c
+                acc[name] += spent - stack.pop()
+                if stack:
+                    stack[-1] += spent
+        setattr(obj, name, timed)
+
+    for n in _STAGES:
+        wrap(trk.Tracker, n)
+    for n in _KERNELS:
+        wrap(trk, n)
+    try:
+        tracker = Tracker(run.sensors, cfg)
+        t_first = float(np.min(run.arrival)) if len(run.detections) else 0.0
+        steps, total = 0, 0.0
+        gen = replay(run, tracker)
+        while True:
+            c = time.process_time()
+            try:
+                pic = next(gen)
+            except StopIteration:
+                break
+            if pic.t - t_first < warmup_s:
+                acc.clear()
+                continue
+            steps += 1
+            total += time.process_time() - c
+    finally:
+        for obj, name, f in saved:
+            setattr(obj, name, f)
+    steps = max(steps, 1)
+    return {"step_ms": total / steps * 1e3,
+            "parts_ms": {k: v / steps * 1e3 for k, v in acc.most_common()}}
+
+
 def _row(name: str, m: dict) -> str:
     return (f"{name:<22} {m['tracks_mean']:>8.0f} {m['reports']:>9,d} {m['wall_s']:>7.2f} "
             f"{m['reports_per_s']:>10,.0f} {m['reports_per_cpu_s']:>10,.0f} {m['p50_ms']:>7.1f} "
@@ -202,6 +269,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--run", help="replay this run directory instead")
     ap.add_argument("--profile", action="store_true", help="cProfile the first case")
+    ap.add_argument("--phases", action="store_true",
+                    help="CPU time per stage and kernel for the first case")
     ap.add_argument("--ncv", action="store_true", help="one NCV model instead of the IMM")
     ap.add_argument("--default-malloc", action="store_true",
                     help="leave glibc malloc as it is (the CLI tunes it: airshield.alloc)")
@@ -222,6 +291,12 @@ def main(argv=None) -> int:
     for kind in args.kinds.split(","):
         for n in (int(x) for x in args.tracks.split(",")):
             sc = scenario(n, kind, args.duration, args.seed)
+            if args.phases and first:
+                ph = phases(sc.run, cfg=cfg)
+                print(f"# {kind} x {n}: {ph['step_ms']:.2f} ms CPU per step (self time, "
+                      f"with timing overhead)", flush=True)
+                for k, v in ph["parts_ms"].items():
+                    print(f"#   {k:<20} {v:6.2f} ms  {100 * v / ph['step_ms']:4.1f} %", flush=True)
             if args.profile and first:
                 import cProfile
                 import pstats

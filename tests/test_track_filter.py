@@ -241,3 +241,193 @@ def test_a_track_underground_is_lifted_to_the_floor_and_stops_descending():
     assert np.isclose(st.x[0, 3:] @ R[0, :, 2], 0.0, atol=1e-9)  # no longer descending
     assert np.isclose(st.x[0, 3:] @ R[0, :, 0], 40.0)  # horizontal motion kept
     assert np.allclose(st.xm[0], st.x[0]) and np.allclose(st.x[1], x[1])  # every mode lifted
+
+
+# -- the vectorised kernels against plain per-row references (session 3 speed work) --
+
+def _random_tracks(rng, k, m):
+    """k tracks spread over the theatre with m mode states each (SPD covariances)."""
+    lat, lon = rng.uniform(44.0, 53.0, k), rng.uniform(22.0, 40.0, k)
+    pos = np.stack(geo.geodetic_to_ecef(lat, lon, rng.uniform(50.0, 3000.0, k)), -1)
+    R = np.asarray(geo.enu_to_ecef_rotation(lat, lon)).reshape(k, 3, 3)
+    xm = np.repeat(np.c_[pos, rng.normal(0, 80.0, (k, 3))][:, None], m, axis=1)
+    xm += rng.normal(0, 30.0, xm.shape)
+    A = rng.normal(size=(k, m, 6, 6)) * np.array([60.0, 60, 60, 5, 5, 5])[:, None]
+    Pm = A @ np.swapaxes(A, -1, -2) + np.diag([100.0, 100, 100, 1, 1, 1])
+    mu = rng.dirichlet(np.ones(m), k)
+    return xm, Pm, mu, R
+
+
+def _enu_transition(w, dt, tau):
+    """F of one mode built in ENU, independently of motion.py's ECEF pieces."""
+    if abs(w) < 1e-9:
+        A2, B2 = dt * np.eye(2), np.eye(2)
+    else:
+        s, c = np.sin(w * dt), np.cos(w * dt)
+        A2 = np.array([[s, -(1 - c)], [1 - c, s]]) / w
+        B2 = np.array([[c, -s], [s, c]])
+    b = 0.0 if not np.isfinite(tau) else 1.0 - np.exp(-dt / tau)
+    g = 0.0 if not np.isfinite(tau) else dt - tau * b
+    F = np.eye(6)
+    F[:2, 3:5], F[3:5, 3:5] = A2, B2
+    F[2, 5], F[5, 5] = dt - g, 1.0 - b
+    return F
+
+
+def test_imm_prediction_equals_a_per_row_reference():
+    """Mixing, the per-mode ECEF transition (turns and vertical decay built in
+    ENU and rotated) and process noise, one row at a time with plain numpy."""
+    from airshield.track.motion import markov, models_from_config
+    from airshield.track.predict import predict_modes
+    rng = np.random.default_rng(21)
+    models = models_from_config(TrackerConfig())
+    k, m = 40, models.M
+    xm, Pm, mu, R = _random_tracks(rng, k, m)
+    dt = rng.uniform(0.2, 6.0, k)
+    xp, Pp, cbar = predict_modes(xm, Pm, mu, dt, R, models)
+    taus = np.broadcast_to(models.vu_tau_s, (m,))
+    for r in range(k):
+        pi = markov(models, dt[r:r + 1])[0]
+        c = mu[r] @ pi
+        assert np.allclose(cbar[r], c, rtol=1e-12)
+        T = np.kron(np.eye(2), R[r])  # ENU -> ECEF for position and velocity
+        for j in range(m):
+            w = mu[r] * pi[:, j] / c[j]
+            x0 = w @ xm[r]
+            P0 = sum(w[i] * (Pm[r, i] + np.outer(xm[r, i] - x0, xm[r, i] - x0)) for i in range(m))
+            F = T @ _enu_transition(models.omega[j], dt[r], taus[j]) @ T.T
+            Q = T @ np.kron([[dt[r] ** 3 / 3, dt[r] ** 2 / 2], [dt[r] ** 2 / 2, dt[r]]],
+                            np.diag([models.q_h[j], models.q_h[j], models.q_v[j]])) @ T.T
+            assert np.allclose(xp[r, j], F @ x0, rtol=1e-12, atol=1e-6)
+            ref = F @ P0 @ F.T + Q
+            assert np.allclose(Pp[r, j], ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+
+
+def test_mode_combination_and_ncv_carry_equal_per_row_references():
+    from airshield.track.predict import combine, predict_ncv
+    rng = np.random.default_rng(22)
+    xm, Pm, mu, R = _random_tracks(rng, 30, 4)
+    x, P = combine(xm, Pm, mu)
+    for r in range(30):
+        xr = mu[r] @ xm[r]
+        Pr = sum(mu[r, i] * (Pm[r, i] + np.outer(xm[r, i] - xr, xm[r, i] - xr)) for i in range(4))
+        assert np.allclose(x[r], xr, rtol=1e-14, atol=1e-7)
+        assert np.allclose(P[r], Pr, rtol=1e-12, atol=1e-9 * np.abs(Pr).max())
+    dt = rng.uniform(-5.0, 8.0, 30)  # backwards too (late reports)
+    xn, Pn = predict_ncv(x, P, dt, R, 2.0, 50.0, 30.0)
+    models = MotionModels(np.zeros(1), np.array([2.0]), np.array([50.0]), np.ones(1), 30.0)
+    F, Q = transition(models, dt, R)[:, 0], process_noise(models, dt, R)[:, 0]
+    for r in range(30):
+        assert np.allclose(xn[r], F[r] @ x[r], rtol=1e-14, atol=1e-7)
+        ref = F[r] @ P[r] @ F[r].T + Q[r]
+        assert np.allclose(Pn[r], ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("mtype", [ms.POS, ms.POLAR_RR, ms.AZ])
+def test_imm_update_equals_a_per_row_ekf(mtype):
+    """Every mode updated by the textbook EKF (numpy inverse), mode
+    probabilities from the Gaussian likelihoods: the batched kernel (selection
+    instead of products for positions, Cholesky for 4x4) agrees."""
+    from airshield.track.update import imm_update
+    rng = np.random.default_rng(23)
+    k, m = 25, 4
+    xm, Pm, mu, _ = _random_tracks(rng, k, m)
+    S_ = ts.sensors(ts.radar(lat=48.5, lon=31.0))
+    s_ecef = np.repeat(np.stack(geo.geodetic_to_ecef(S_.lat, S_.lon, S_.alt), -1).reshape(1, 3), k, 0)
+    s_R = np.repeat(geo.enu_to_ecef_rotation(S_.lat, S_.lon).reshape(1, 3, 3), k, 0)
+    if mtype == ms.POS:
+        lat, lon, _ = geo.ecef_to_geodetic(*xm[:, 0, :3].T)
+        s_R = np.asarray(geo.enu_to_ecef_rotation(lat, lon)).reshape(k, 3, 3)
+    sig = np.tile([40.0, np.radians(0.7), np.radians(1.2), 2.0], (k, 1))
+    if mtype == ms.POS:
+        sig[:, :2] = [60.0, 90.0]
+    zhat0, _ = ms.predict_measurement(mtype, xm[:, 0], s_ecef, s_R)
+    z = np.zeros((k, 4))
+    z[:, :ms.DIM[mtype]] = zhat0 + rng.normal(0, 1.0, zhat0.shape) * sig[:, :ms.DIM[mtype]]
+    x1, P1, mu1 = imm_update(mtype, xm, Pm, mu, z, sig, s_ecef, s_R)
+    for r in range(k):
+        lik = np.empty(m)
+        for j in range(m):
+            zh, H = ms.predict_measurement(mtype, xm[r, j][None], s_ecef[r:r + 1], s_R[r:r + 1])
+            y = ms.residual(mtype, z[r:r + 1, :ms.DIM[mtype]], zh)[0]
+            Rn = ms.noise(mtype, sig[r:r + 1], s_R[r:r + 1])[0]
+            S = H[0] @ Pm[r, j] @ H[0].T + Rn
+            K = Pm[r, j] @ H[0].T @ np.linalg.inv(S)
+            assert np.allclose(x1[r, j], xm[r, j] + K @ y, rtol=1e-13, atol=1e-6)
+            Pr = Pm[r, j] - K @ S @ K.T
+            assert np.allclose(P1[r, j], 0.5 * (Pr + Pr.T), rtol=1e-9, atol=1e-9 * np.abs(Pr).max())
+            lik[j] = np.exp(-0.5 * y @ np.linalg.solve(S, y)) / np.sqrt(np.linalg.det(2 * np.pi * S))
+        ref = np.maximum(mu[r] * lik / (mu[r] * lik).sum(), 1e-6)
+        assert np.allclose(mu1[r], ref / ref.sum(), rtol=1e-9, atol=1e-12)
+
+
+def test_inverse_and_log_det_of_innovation_covariances():
+    from airshield.track.linalg import inv_logdet
+    rng = np.random.default_rng(24)
+    for m in (1, 2, 3, 4):
+        A = rng.normal(size=(200, m, m)) * rng.uniform(0.01, 3e3, (200, 1, m))
+        S = A @ np.swapaxes(A, -1, -2) + np.eye(m) * 1e-3
+        Si, ld = inv_logdet(S)
+        assert np.allclose(Si @ S, np.eye(m), atol=1e-6)
+        assert np.allclose(ld, np.linalg.slogdet(S)[1], rtol=1e-10, atol=1e-9)
+
+
+def test_range_pregate_never_drops_a_pair_inside_the_gate():
+    """The pre-gate on range alone (gate.range_pregate) may only drop pairs that
+    the full 4-D chi-square gate also rejects, and it must drop far ones."""
+    from airshield.track.gate import gate_thresholds, range_pregate
+    from airshield.track.predict import predict_ncv
+    from airshield.track.update import innovation, mahalanobis
+    rng = np.random.default_rng(25)
+    k = 3000
+    xm, Pm, _, R = _random_tracks(rng, k, 1)
+    scale = rng.uniform(0.05, 50.0, k)
+    x, P = xm[:, 0], Pm[:, 0] * scale[:, None, None]  # tight and vague tracks
+    S_ = ts.sensors(ts.radar(lat=48.5, lon=31.0))
+    s_ecef = np.repeat(np.stack(geo.geodetic_to_ecef(S_.lat, S_.lon, S_.alt), -1).reshape(1, 3), k, 0)
+    s_R = np.repeat(geo.enu_to_ecef_rotation(S_.lat, S_.lon).reshape(1, 3, 3), k, 0)
+    dt = rng.uniform(-3.0, 3.0, k)
+    sig = np.tile([30.0, np.radians(0.5), np.radians(1.0), 1.0], (k, 1))
+    xc, Pc = predict_ncv(x, P, dt, R, 2.0, 50.0, 30.0)
+    zhat, _ = ms.predict_measurement(ms.POLAR_RR, xc, s_ecef, s_R)
+    # plots of this track, and of other objects 0-5 km off in range
+    z = zhat + rng.normal(0, 1.0, (k, 4)) * sig * rng.uniform(0.5, 4.0, (k, 1))
+    z[k // 2:, 0] += rng.uniform(-5e3, 5e3, k - k // 2)
+    y, _, S, _, _ = innovation(ms.POLAR_RR, xc, Pc, z, sig, s_ecef, s_R)
+    d2 = mahalanobis(y, S)[0]
+    lim = np.full(k, gate_thresholds(0.9999)[4])
+    keep = range_pregate(x, P, dt, R, 2.0, 50.0, 30.0, np.zeros(k, np.int8), z, sig, s_ecef, lim)
+    assert keep[d2 < lim].all()
+    far_tight = np.arange(k) >= k // 2
+    far_tight &= scale < 1.0
+    assert (~keep[far_tight]).mean() > 0.8  # and it has teeth
+    assert range_pregate(x, P, dt, R, 2.0, 50.0, 30.0, np.full(k, ms.POS, np.int8), z, sig, s_ecef,
+                         lim).all()  # other report kinds pass
+
+
+def test_assignment_with_lone_pairs_is_still_optimal():
+    """associate.assign takes lone pairs directly and clusters the rest: its total
+    cost equals the optimum of the whole augmented problem."""
+    from scipy.optimize import linear_sum_assignment
+    from airshield.track.associate import assign
+    rng = np.random.default_rng(26)
+    for _ in range(200):
+        n = int(rng.integers(25, 90))
+        ti = rng.integers(0, int(rng.integers(10, 60)), n)
+        pj = rng.integers(0, int(rng.integers(10, 60)), n)
+        key = np.unique(ti * 1000 + pj)
+        ti, pj = key // 1000, key % 1000
+        cost = rng.uniform(0.0, 30.0, ti.size)
+        miss = 12.0
+        sel = assign(ti, pj, cost, miss, miss)
+        assert np.unique(ti[sel]).size == sel.size and np.unique(pj[sel]).size == sel.size
+        got = cost[sel].sum() + miss * (np.unique(ti).size - sel.size + np.unique(pj).size - sel.size)
+        ut, a = np.unique(ti, return_inverse=True)
+        up, b = np.unique(pj, return_inverse=True)
+        C = np.full((ut.size + up.size, up.size + ut.size), 1e9)
+        C[a, b] = cost
+        C[np.arange(ut.size), up.size + np.arange(ut.size)] = miss
+        C[ut.size + np.arange(up.size), np.arange(up.size)] = miss
+        C[ut.size:, up.size:] = 0.0
+        r, c = linear_sum_assignment(C)
+        assert np.isclose(got, C[r, c].sum())

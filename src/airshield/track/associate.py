@@ -37,6 +37,17 @@ def assign(ti: np.ndarray, pj: np.ndarray, cost: np.ndarray, miss_track: float,
         return np.flatnonzero(cost < miss_track + miss_plot)
     if npairs <= SMALL:  # one small problem: cheaper solved whole than clustered
         return _solve_cluster(np.arange(npairs), tl, pl, cost, miss_track, miss_plot)
+    # a pair whose track and report are in no other pair is a cluster of its own
+    # (the common case in a raid): taken if it beats leaving both unassigned, and
+    # only the rest goes through the graph
+    lone = (np.bincount(tl, minlength=nt)[tl] == 1) & (np.bincount(pl, minlength=npl)[pl] == 1)
+    if lone.any():
+        rest = np.flatnonzero(~lone)
+        taken = np.flatnonzero(lone & (cost < miss_track + miss_plot))
+        if rest.size == 0:
+            return taken
+        sub = assign(ti[rest], pj[rest], cost[rest], miss_track, miss_plot)
+        return np.sort(np.concatenate([taken, rest[sub]]))
     g = coo_matrix((np.ones(npairs), (tl, nt + pl)), shape=(nt + npl, nt + npl))
     ncomp, label = connected_components(g, directed=False)
     comp = label[tl]  # cluster of each pair

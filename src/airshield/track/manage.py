@@ -86,6 +86,19 @@ def coasting(state: TrackState, rows: np.ndarray, now: float, cfg: TrackerConfig
     return now - state.t_hit[rows] > cfg.coast_after_s
 
 
+def shown(P: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
+    """Track quality: True where a confirmed track's position is good enough to
+    show (RMS 3-D position error sqrt(trace P_pos) <= show_max_rms_m). A vaguer
+    track (coasting long after its last report, or held by one microphone's
+    bearings, which fix no range) is kept and updated under its id, but the
+    picture does not carry it: beyond that RMS it is more likely a false track
+    plus a missed object than a useful one (see TrackerConfig.show_max_rms_m)."""
+    lim = cfg.show_max_rms_m
+    if lim is None or not np.isfinite(lim):
+        return np.ones(P.shape[0], bool)
+    return np.trace(P[:, :3, :3], axis1=1, axis2=2) <= lim * lim
+
+
 def duplicates(state: TrackState, now: float, cfg: TrackerConfig) -> np.ndarray:
     """Boolean mask of tracks that duplicate an older track on the same object."""
     n = state.n
@@ -122,8 +135,64 @@ def duplicates(state: TrackState, now: float, cfg: TrackerConfig) -> np.ndarray:
     # an identity (ICAO address) survives the merge
     give = (state.icao[winner] < 0) & (state.icao[loser] >= 0)
     state.icao[winner[give]] = state.icao[loser[give]]
+    if cfg.merge_keeps_better_state:
+        _take_better_state(state, winner, loser)
     out[loser] = True
     return out
+
+
+# what a merged track takes from its twin when the twin's estimate is the better one
+KINEMATIC = ("x", "P", "xm", "Pm", "mu", "t", "t_hit", "hist", "lat", "lon", "alt", "R",
+             "src", "src_t")
+
+
+_CI_W = np.linspace(0.0, 1.0, 21)
+
+
+def _take_better_state(state: TrackState, winner: np.ndarray, loser: np.ndarray) -> None:
+    """The id goes to the older track, the estimate to both: where the loser's
+    position is known more precisely (smaller trace of the position covariance),
+    the two estimates are fused by covariance intersection (their errors are
+    correlated, both fed by the same sensors, so a Kalman-style fusion would be
+    overconfident; CI is consistent for any correlation), and the winner takes
+    the fused state with the loser's time and revisit history. An old track that
+    went vague (coasting, or held by one microphone) and a fresh one on the same
+    object otherwise merge into the vague estimate, which the picture may then
+    not even show (``shown``)."""
+    if winner.size == 0:
+        return
+    # one merge per winner row: several losers of one winner give the best of them
+    tr = np.trace(state.P[:, :3, :3], axis1=1, axis2=2)
+    order = np.lexsort((tr[loser], winner))
+    w, l_ = winner[order], loser[order]
+    first = np.r_[True, w[1:] != w[:-1]]
+    w, l_ = w[first], l_[first]
+    better = (tr[l_] < tr[w]) & ~np.isin(w, loser)  # a winner that also loses goes anyway
+    w, l_ = w[better], l_[better]
+    if w.size == 0:
+        return
+    # both carried (straight lines) to the newer one's time
+    t = np.maximum(state.t[w], state.t[l_])
+    xa, xb = state.x[w].copy(), state.x[l_].copy()
+    xa[:, :3] += xa[:, 3:] * (t - state.t[w])[:, None]
+    xb[:, :3] += xb[:, 3:] * (t - state.t[l_])[:, None]
+    Ia = np.linalg.inv(carry_covariance(state.P[w], t - state.t[w]) + 1e-6 * np.eye(6))
+    Ib = np.linalg.inv(carry_covariance(state.P[l_], t - state.t[l_]) + 1e-6 * np.eye(6))
+    # covariance intersection: P^-1 = om Pa^-1 + (1 - om) Pb^-1, om minimising trace P
+    info = _CI_W[None, :, None, None] * Ia[:, None] + (1 - _CI_W)[None, :, None, None] * Ib[:, None]
+    Pw = np.linalg.inv(info)
+    k = np.argmin(np.trace(Pw, axis1=2, axis2=3), axis=1)
+    om = _CI_W[k]
+    P = Pw[np.arange(w.size), k]
+    x = (P @ ((om[:, None, None] * Ia) @ xa[:, :, None]
+              + ((1 - om)[:, None, None] * Ib) @ xb[:, :, None]))[:, :, 0]
+    for name in KINEMATIC:
+        getattr(state, name)[w] = getattr(state, name)[l_]
+    P = 0.5 * (P + np.swapaxes(P, -1, -2))
+    state.x[w], state.P[w], state.t[w] = x, P, t
+    state.xm[w] = x[:, None, :]
+    state.Pm[w] = P[:, None]
+    state.kin_due[w] = True
 
 
 def carry_covariance(P: np.ndarray, dt: np.ndarray) -> np.ndarray:

@@ -37,25 +37,13 @@ def _local(x: np.ndarray, s_ecef: np.ndarray, s_R: np.ndarray):
     return d, loc
 
 
-def _angle_rows(loc: np.ndarray, want_el: bool):
-    """Azimuth, elevation, range and their gradients w.r.t. the ENU vector."""
-    e, n, u = loc[:, 0], loc[:, 1], loc[:, 2]
-    rho2 = np.maximum(e * e + n * n, 1.0)  # directly overhead: azimuth undefined, keep finite
-    rho = np.sqrt(rho2)
-    r2 = rho2 + u * u
-    r = np.sqrt(r2)
-    az = np.arctan2(e, n)
-    g_az = np.stack([n / rho2, -e / rho2, np.zeros_like(e)], axis=-1)
-    el = g_el = None
-    if want_el:
-        el = np.arctan2(u, rho)
-        g_el = np.stack([-e * u / (rho * r2), -n * u / (rho * r2), rho / r2], axis=-1)
-    return r, az, el, g_az, g_el
-
-
 def predict_measurement(mtype: int, x: np.ndarray, s_ecef: np.ndarray, s_R: np.ndarray):
     """h(x) (K, m) and H (K, m, 6) for K states x (K, 6) seen by sensors at
-    s_ecef (K, 3) with ENU->ECEF rotations s_R (K, 3, 3)."""
+    s_ecef (K, 3) with ENU->ECEF rotations s_R (K, 3, 3).
+
+    The angle gradients are formed in ENU and taken to ECEF as combinations of
+    the sensor's east, north and up axes (the columns of s_R): the chain rule
+    through loc = R^T d without a matrix product per row."""
     k = x.shape[0]
     m = DIM[mtype]
     H = np.zeros((k, m, 6))
@@ -63,28 +51,35 @@ def predict_measurement(mtype: int, x: np.ndarray, s_ecef: np.ndarray, s_R: np.n
         H[:, 0, 0] = H[:, 1, 1] = H[:, 2, 2] = 1.0
         return x[:, :3].copy(), H
     d, loc = _local(x, s_ecef, s_R)
-    want_el = mtype != AZ
-    r, az, el, g_az, g_el = _angle_rows(loc, want_el)
+    e, n, u = loc[:, 0], loc[:, 1], loc[:, 2]
+    rho2 = np.maximum(e * e + n * n, 1.0)  # directly overhead: azimuth undefined, keep finite
+    E, N = s_R[:, :, 0], s_R[:, :, 1]
     zhat = np.empty((k, m))
-    rows = []
+    row = 0
     if mtype in (POLAR_RR, POLAR):
-        zhat[:, 0], zhat[:, 1], zhat[:, 2] = r, az, el
-        rows = [loc / r[:, None], g_az, g_el]
-    elif mtype == AZ:
-        zhat[:, 0] = az
-        rows = [g_az]
-    else:
-        zhat[:, 0], zhat[:, 1] = az, el
-        rows = [g_az, g_el]
-    G = np.stack(rows, axis=1)  # (K, m', 3) in ENU
-    H[:, : len(rows), :3] = G @ np.swapaxes(s_R, -1, -2)  # chain rule through loc = R^T d
+        rho = np.sqrt(rho2)
+        r2 = rho2 + u * u
+        r = np.sqrt(r2)
+        zhat[:, 0] = r
+        H[:, 0, :3] = d / r[:, None]
+        row = 1
+    zhat[:, row] = np.arctan2(e, n)
+    H[:, row, :3] = (n / rho2)[:, None] * E - (e / rho2)[:, None] * N
+    if mtype != AZ:
+        if mtype == AZEL:
+            rho = np.sqrt(rho2)
+            r2 = rho2 + u * u
+        zhat[:, row + 1] = np.arctan2(u, rho)
+        c = u / (rho * r2)
+        H[:, row + 1, :3] = (-(e * c))[:, None] * E - (n * c)[:, None] * N \
+            + (rho / r2)[:, None] * s_R[:, :, 2]
     if mtype == POLAR_RR:
         v = x[:, 3:]
-        u = d / r[:, None]
-        rr = np.einsum("ki,ki->k", u, v)
+        w = d / r[:, None]
+        rr = np.einsum("ki,ki->k", w, v)
         zhat[:, 3] = rr
-        H[:, 3, :3] = (v - rr[:, None] * u) / r[:, None]
-        H[:, 3, 3:] = u
+        H[:, 3, :3] = (v - rr[:, None] * w) / r[:, None]
+        H[:, 3, 3:] = w
     return zhat, H
 
 

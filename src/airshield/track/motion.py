@@ -66,16 +66,30 @@ def markov(models: MotionModels, dt: np.ndarray) -> np.ndarray:
     if m == 1:
         return np.ones((dt.size, 1, 1))
     stay = np.exp(-dt[:, None] / models.sojourn_s[None, :])  # (K, M)
+    pi = (1.0 - stay)[:, :, None] * _leave_to(models)[None]
     idx = np.arange(m)
-    if models.entry is None:
-        pi = np.repeat(((1.0 - stay) / (m - 1))[:, :, None], m, axis=2)
-    else:  # the mass that leaves mode i goes to j != i in proportion to entry[j]
-        w = np.broadcast_to(models.entry, (m, m)).copy()
-        w[idx, idx] = 0.0
-        w /= w.sum(axis=1, keepdims=True)
-        pi = (1.0 - stay)[:, :, None] * w[None]
     pi[:, idx, idx] = stay
     return pi
+
+
+_LEAVE: dict[int, tuple[MotionModels, np.ndarray]] = {}
+
+
+def _leave_to(models: MotionModels) -> np.ndarray:
+    """(M, M): where the mass that leaves mode i goes, in proportion to the entry
+    weights of the other modes (equal without them); built once per model set."""
+    hit = _LEAVE.get(id(models))
+    if hit is not None and hit[0] is models:
+        return hit[1]
+    m = models.M
+    entry = np.ones(m) if models.entry is None else np.asarray(models.entry, float)
+    w = np.broadcast_to(entry, (m, m)).copy()
+    w[np.arange(m), np.arange(m)] = 0.0
+    w /= w.sum(axis=1, keepdims=True)
+    if len(_LEAVE) > 64:
+        _LEAVE.clear()
+    _LEAVE[id(models)] = (models, w)
+    return w
 
 
 def vertical_decay(dt: np.ndarray, tau: float):
@@ -92,80 +106,159 @@ def vertical_decay(dt: np.ndarray, tau: float):
         z = np.zeros(np.broadcast_shapes(dt.shape, np.shape(tau)))
         return z, z
     f = np.maximum(dt, 0.0)
-    with np.errstate(invalid="ignore"):
-        b = -np.expm1(-f / tau)
-        g = np.where(np.isfinite(tau), f - tau * b, 0.0)
-    return b, g
+    b = -np.expm1(-f / tau)  # 0 where tau is infinite
+    if np.ndim(tau) and not np.all(np.isfinite(tau)):
+        # tau b is inf * 0 there: take g = 0 without forming it (no errstate: this
+        # runs for every small batch and np.errstate costs more than the arithmetic)
+        finite = np.isfinite(tau)
+        return b, (f - np.where(finite, tau, 0.0) * b) * finite
+    return b, f - tau * b
 
 
-def transition_blocks(models: MotionModels, dt: np.ndarray, R: np.ndarray):
+_UI, _UJ = np.divmod(np.arange(9), 3)
+
+
+def up_frame(R: np.ndarray):
+    """(K,9) each, flattened 3x3: u u^T and [u]x for the local up u of each track
+    (the pieces every ENU-defined block is built from in ECEF)."""
+    u = R[:, :, 2]
+    uu = u[:, _UI] * u[:, _UJ]
+    ux = np.zeros((u.shape[0], 9))
+    ux[:, 1], ux[:, 2], ux[:, 5] = -u[:, 2], u[:, 1], -u[:, 0]
+    ux[:, 3], ux[:, 6], ux[:, 7] = u[:, 2], -u[:, 1], u[:, 0]
+    return uu, ux
+
+
+_EYE9 = np.eye(3).reshape(9)
+
+
+def _turn_coefficients(models: MotionModels, dt: np.ndarray):
+    """(K, 2M, 3): per mode the weights of I, u u^T and [u]x in A, then in B.
+    A = sw (I - uu) + cw [u]x + (dt - g) uu, B = c (I - uu) + s [u]x + (1 - b) uu
+    with s, c = sin, cos(w dt), sw = s / w, cw = (1 - c) / w (dt and 0 when
+    straight). Few numpy calls: this runs for every small batch."""
+    d = dt[:, None]
+    b, g = vertical_decay(dt, models.vu_tau_s)
+    if b.ndim == 1:
+        b, g = b[:, None], g[:, None]
+    w, straight, w_safe = _turn_rates(models)
+    wd = w * d
+    s, c = np.sin(wd), np.cos(wd)
+    sw = np.where(straight, d, s / w_safe)
+    cw = (1.0 - c) / w_safe  # 0 where straight (c = 1)
+    coef = np.stack([sw, d - g - sw, cw, c, 1.0 - b - c, s], axis=1)  # (K, 6, M)
+    return coef.reshape(dt.size, 2, 3, models.M).transpose(0, 1, 3, 2).reshape(dt.size, -1, 3)
+
+
+_RATES: dict[int, tuple] = {}
+
+
+def _turn_rates(models: MotionModels):
+    """(omega, straight, omega with straight modes set to 1), built once per model set."""
+    hit = _RATES.get(id(models))
+    if hit is not None and hit[0] is models:
+        return hit[1]
+    w = models.omega[None, :].astype(float)
+    straight = np.abs(w) < 1e-9
+    val = (w, straight, np.where(straight, 1.0, w))
+    if len(_RATES) > 64:
+        _RATES.clear()
+    _RATES[id(models)] = (models, val)
+    return val
+
+
+def transition_blocks(models: MotionModels, dt: np.ndarray, R: np.ndarray, frame=None):
     """The ECEF transition of each mode over dt (any sign) as its two 3x3 blocks,
     F = [[I, A], [0, B]]: A (K,M,3,3) maps velocity into displacement, B turns the
     velocity. R (K,3,3) are the tracks' ENU->ECEF rotations.
 
     In ECEF the ENU pieces are the horizontal projector I - u u^T, the vertical
     u u^T and the horizontal quarter-turn n e^T - e n^T, which is [u]x (the cross
-    product with the local up u): a turn needs no per-track matrix product."""
+    product with the local up u): each block is a per-mode weighting of three
+    per-track matrices, i.e. one small matrix product for all modes."""
     dt = np.asarray(dt, float)
     k, m = dt.size, models.M
-    d = dt[:, None]
-    e = (..., None, None)
-    b, g = vertical_decay(dt, models.vu_tau_s)
-    if not np.any(models.omega) and not np.any(b):
-        A = np.broadcast_to(d[e] * np.eye(3), (k, m, 3, 3))
-        return A, np.broadcast_to(np.eye(3), (k, m, 3, 3))
-    w = models.omega[None, :]
-    straight = np.abs(w) < 1e-9
-    ws = np.where(straight, 1.0, w)
-    s, c = np.sin(w * d), np.cos(w * d)
-    sw = np.where(straight, d, s / ws)  # integral of cos over the interval, /w
-    cw = np.where(straight, 0.0, (1.0 - c) / ws)
-    u = R[:, :, 2]
-    uu = (u[:, :, None] * u[:, None, :])[:, None]
-    hor = np.eye(3) - uu
-    ux = np.zeros((k, 1, 3, 3))
-    ux[:, 0, 0, 1], ux[:, 0, 0, 2], ux[:, 0, 1, 2] = -u[:, 2], u[:, 1], -u[:, 0]
-    ux[:, 0, 1, 0], ux[:, 0, 2, 0], ux[:, 0, 2, 1] = u[:, 2], -u[:, 1], u[:, 0]
-    if b.ndim == 1:
-        b, g = b[:, None], g[:, None]
-    dv, bv = (d - g)[e], (1.0 - b)[e]
-    return sw[e] * hor + cw[e] * ux + dv * uu, c[e] * hor + s[e] * ux + bv * uu
+    AB = _blocks(models, dt, R, frame).reshape(k, 2 * m, 3, 3)
+    return AB[:, :m], AB[:, m:]
 
 
-def transition(models: MotionModels, dt: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """(K, M, 6, 6) ECEF state transition of each mode (see transition_blocks)."""
-    A, B = transition_blocks(models, dt, R)
-    F = np.zeros(A.shape[:2] + (6, 6))
-    F[..., [0, 1, 2], [0, 1, 2]] = 1.0
-    F[..., :3, 3:] = A
-    F[..., 3:, 3:] = B
-    return F
+def _blocks(models: MotionModels, dt: np.ndarray, R: np.ndarray, frame=None) -> np.ndarray:
+    """(K, 2M, 9): A of each mode, then B, flattened."""
+    uu, ux = up_frame(R) if frame is None else frame
+    basis = np.empty((dt.size, 3, 9))
+    basis[:, 0], basis[:, 1], basis[:, 2] = _EYE9, uu, ux
+    return _turn_coefficients(models, dt) @ basis
 
 
-def noise_density(models: MotionModels, R: np.ndarray) -> np.ndarray:
+def transition(models: MotionModels, dt: np.ndarray, R: np.ndarray, frame=None,
+               transposed: bool = False):
+    """(K, M, 6, 6) ECEF state transition of each mode (see transition_blocks);
+    with ``transposed`` also F^T, built as its own contiguous array (a product
+    with a transposed view costs more than building it)."""
+    dt = np.asarray(dt, float)
+    k, m = dt.size, models.M
+    AB = _blocks(models, dt, R, frame)
+    F = np.zeros((k, m, 36))
+    F[..., _F_DIAG] = 1.0
+    F[..., _F_A] = AB[:, :m]
+    F[..., _F_B] = AB[:, m:]
+    if not transposed:
+        return F.reshape(k, m, 6, 6)
+    Ft = np.zeros((k, m, 36))
+    Ft[..., _F_DIAG[:3]] = 1.0
+    Ft[..., _F_AT] = AB[:, :m]
+    Ft[..., _F_BT] = AB[:, m:]
+    return F.reshape(k, m, 6, 6), Ft.reshape(k, m, 6, 6)
+
+
+# flat (row-major 6x6) places of the blocks of F = [[I, A], [0, B]] and of F^T
+_F_DIAG = np.arange(6) * 7
+_F_A = 6 * _UI + 3 + _UJ
+_F_B = 6 * (3 + _UI) + 3 + _UJ
+_F_AT = 6 * (3 + _UJ) + _UI
+_F_BT = 6 * (3 + _UJ) + 3 + _UI
+
+
+def noise_density(models: MotionModels, R: np.ndarray, frame=None) -> np.ndarray:
     """(K, M, 3, 3) ECEF white-acceleration density: diag(q_h, q_h, q_v) in ENU
     is q_h I + (q_v - q_h) u u^T in ECEF, u the local up."""
-    up = R[:, :, 2]
-    uu = up[:, :, None] * up[:, None, :]
-    return (models.q_h[None, :, None, None] * np.eye(3)
-            + (models.q_v - models.q_h)[None, :, None, None] * uu[:, None])
+    uu = (up_frame(R) if frame is None else frame)[0]
+    k = uu.shape[0]
+    basis = np.empty((k, 2, 9))
+    basis[:, 0], basis[:, 1] = _EYE9, uu
+    coef = np.stack([models.q_h, models.q_v - models.q_h], axis=-1)  # (M, 2)
+    return (coef @ basis).reshape(k, models.M, 3, 3)
 
 
-def process_noise(models: MotionModels, dt: np.ndarray, R: np.ndarray) -> np.ndarray:
+# Q = kron([[a^3/3, dt a/2], [dt a/2, a]], D) flattened: for each of the 36 entries,
+# which entry of D (3x3) and which of the three time factors it takes
+_R6, _C6 = np.divmod(np.arange(36), 6)
+_Q_D = (_R6 % 3) * 3 + _C6 % 3
+_Q_T = (_R6 // 3) + (_C6 // 3)  # 0: position-position, 1: cross, 2: velocity-velocity
+
+
+def process_noise(models: MotionModels, dt: np.ndarray, R: np.ndarray, frame=None) -> np.ndarray:
     """(K, M, 6, 6) ECEF process noise of each mode over dt.
 
     White acceleration with density diag(q_h, q_h, q_v) in ENU; in ECEF that is
     D = q_h I + (q_v - q_h) u u^T with u the local up. For a negative dt (a
     late report, predicted back) the position-velocity term changes sign.
+    Built from two per-track 36-entry pieces (no strided 3x3 blocks).
     """
     dt = np.asarray(dt, float)
+    k, m = dt.size, models.M
     a = np.abs(dt)
-    D = noise_density(models, R)
-    Q = np.empty((dt.size, models.M, 6, 6))
-    Q[..., :3, :3] = D * (a ** 3 / 3.0)[:, None, None, None]
-    Q[..., :3, 3:] = Q[..., 3:, :3] = D * (dt * a / 2.0)[:, None, None, None]
-    Q[..., 3:, 3:] = D * a[:, None, None, None]
-    return Q
+    uu = (up_frame(R) if frame is None else frame)[0]
+    c = np.stack([a ** 3 / 3.0, dt * a / 2.0, a], axis=1)[:, _Q_T]  # (K, 36)
+    G0 = c * _EYE9[_Q_D]  # kron(c, I)
+    G1 = c * uu[:, _Q_D]  # kron(c, u u^T)
+    if m == 1:
+        G0 *= models.q_h[0]
+        G1 *= models.q_v[0] - models.q_h[0]
+        Q = G0 + G1
+    else:
+        Q = np.stack([models.q_h, models.q_v - models.q_h], axis=-1) @ np.stack([G0, G1], axis=1)
+    return Q.reshape(k, m, 6, 6)
 
 
 def predict_positions(x: np.ndarray, t_state: np.ndarray, t: float | np.ndarray) -> np.ndarray:

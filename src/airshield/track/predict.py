@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from airshield.track.motion import (MotionModels, markov, noise_density, transition_blocks,
+from airshield.track.motion import (MotionModels, markov, process_noise, transition, up_frame,
                                     vertical_decay)
 
 
@@ -39,7 +39,7 @@ def mix(xm: np.ndarray, Pm: np.ndarray, mu: np.ndarray, dt: np.ndarray, models: 
     joint = mu[:, :, None] * pi
     cbar = joint.sum(axis=1)  # (K, j)
     w = joint / np.maximum(cbar[:, None, :], 1e-300)  # P(i | j)
-    x0, P0 = _spread(np.swapaxes(w, 1, 2), xm, Pm)
+    x0, P0 = _spread(np.ascontiguousarray(np.swapaxes(w, 1, 2)), xm, Pm)  # (K, j, i)
     return x0, P0, cbar
 
 
@@ -47,80 +47,83 @@ def predict_modes(xm, Pm, mu, dt, R, models: MotionModels):
     """Mix and predict every mode over dt (K,) for tracks with ENU rotations R.
     Returns xp (K,M,6), Pp (K,M,6,6), cbar (K,M).
 
-    With F = [[I, A], [0, B]] the products are done blockwise in 3x3 pieces
-    (about a third of the arithmetic of 6x6 products, and no F to build)."""
+    F P F^T as two stacked 6x6 matrix products: numpy's matmul over (K, M) stacks
+    costs about as much as one elementwise pass, where the 3x3 blockwise algebra
+    took a dozen strided passes."""
     dt = np.asarray(dt, float)
     x0, P0, cbar = mix(xm, Pm, mu, dt, models)
-    A, B = transition_blocks(models, dt, R)
-    At, Bt = np.swapaxes(A, -1, -2), np.swapaxes(B, -1, -2)
-    p, v = x0[..., :3], x0[..., 3:]
-    xp = np.empty_like(x0)
-    xp[..., :3] = p + (A * v[..., None, :]).sum(axis=-1)
-    xp[..., 3:] = (B * v[..., None, :]).sum(axis=-1)
-    P11, P12, P21, P22 = P0[..., :3, :3], P0[..., :3, 3:], P0[..., 3:, :3], P0[..., 3:, 3:]
-    X = P12 + A @ P22  # (P12 + A P22)
-    Pp = np.empty_like(P0)
-    Pp[..., :3, :3] = P11 + A @ P21 + X @ At  # P11 + A P21 + P12 A^T + A P22 A^T
-    Pp[..., :3, 3:] = X @ Bt
-    Pp[..., 3:, 3:] = B @ P22 @ Bt
-    D = noise_density(models, R)
-    a = np.abs(dt)[:, None, None, None]
-    d = dt[:, None, None, None]
-    Pp[..., :3, :3] += D * (a ** 3 / 3.0)
-    Pp[..., :3, 3:] += D * (d * a / 2.0)
-    Pp[..., 3:, 3:] += D * a
-    Pp[..., 3:, :3] = np.swapaxes(Pp[..., :3, 3:], -1, -2)
+    frame = up_frame(R)
+    F, Ft = transition(models, dt, R, frame, transposed=True)
+    xp = (F @ x0[..., None])[..., 0]
+    Pp = F @ P0 @ Ft
+    Pp += process_noise(models, dt, R, frame)
     return xp, Pp, cbar
 
 
 def combine(xm: np.ndarray, Pm: np.ndarray, mu: np.ndarray):
-    """Moment-matched single Gaussian (K,6), (K,6,6) of the mode mixture."""
-    if xm.shape[1] == 1:
+    """Moment-matched single Gaussian (K,6), (K,6,6) of the mode mixture:
+    sum_i mu_i (P_i + e_i e_i^T), e_i the mode's offset from the mean, with the
+    spread term as one (6 x M)(M x 6) product per track."""
+    k, m = mu.shape
+    if m == 1:
         return xm[:, 0], Pm[:, 0]
-    x, P = _spread(mu[:, None, :], xm, Pm)
-    return x[:, 0], P[:, 0]
+    d = xm - xm[:, :1]  # offsets from mode 0 (metres, not ECEF magnitudes)
+    dbar = (mu[:, None, :] @ d)[:, 0]
+    e = d - dbar[:, None, :]
+    P = (mu[:, None, :] @ Pm.reshape(k, m, 36)).reshape(k, 6, 6)
+    P += np.swapaxes(e * mu[:, :, None], 1, 2) @ e
+    P += np.swapaxes(P, 1, 2)  # exactly symmetric, as the modes are
+    P *= 0.5
+    return xm[:, 0] + dbar, P
 
 
 def predict_ncv(x: np.ndarray, P: np.ndarray, dt: np.ndarray, R: np.ndarray, q_h: float,
                 q_v: float, vu_tau_s: float = np.inf):
     """One Gaussian per row carried over dt by nearly-constant velocity (vertical
-    velocity decaying with vu_tau_s, motion.vertical_decay), with block algebra (no
-    6x6 products): for gating, output ticks and late reports.
-    Process noise as in motion.process_noise (ENU densities q_h, q_v)."""
+    velocity decaying with vu_tau_s, motion.vertical_decay): for gating, output
+    ticks and late reports. The same transition and process noise as one IMM
+    mode with these densities (motion.transition / process_noise), built
+    directly: F = [[I, A], [0, B]] with A = dt I - g u u^T and B = I - b u u^T,
+    both symmetric, so F^T has the same entries at mirrored places."""
     dt = np.asarray(dt, float)
-    d = dt[:, None, None]
-    a = np.abs(d)
-    P11, P12, P21, P22 = P[:, :3, :3], P[:, :3, 3:], P[:, 3:, :3], P[:, 3:, 3:]
-    up = R[:, :, 2]
-    uu = up[:, :, None] * up[:, None, :]
-    D = q_h * np.eye(3) + (q_v - q_h) * uu
+    k = dt.size
     b, g = vertical_decay(dt, vu_tau_s)
-    Pn = np.empty_like(P)
-    if np.any(b):
-        # F = [[I, A], [0, B]] with A = dt I - g u u^T, B = I - b u u^T: rank-one
-        # corrections of the NCV blocks, so no 3x3 matrix products
-        g3, b3 = g[:, None, None], b[:, None, None]
-        uc, ur = up[:, :, None], up[:, None, :]
-
-        def left(M):  # u u^T M
-            return uc * (ur @ M)
-
-        def right(M):  # M u u^T
-            return (M @ uc) * ur
-        X = P12 + d * P22 - g3 * left(P22)  # P12 + A P22
-        Pn[:, :3, :3] = P11 + d * P21 - g3 * left(P21) + d * X - g3 * right(X) + D * (a ** 3 / 3.0)
-        Pn[:, :3, 3:] = X - b3 * right(X) + D * (d * a / 2.0)
-        Pn[:, 3:, :3] = np.swapaxes(Pn[:, :3, 3:], -1, -2)
-        BP = P22 - b3 * left(P22)
-        Pn[:, 3:, 3:] = BP - b3 * right(BP) + D * a
-        v = x[:, 3:]
-        vu = (v * up).sum(axis=1)[:, None]
-        xn = np.concatenate([x[:, :3] + v * dt[:, None] - (g[:, None] * vu) * up,
-                             v - (b[:, None] * vu) * up], axis=1)
-        return xn, Pn
-    Pn[:, :3, :3] = P11 + d * (P12 + P21) + d * d * P22 + D * (a ** 3 / 3.0)
-    Pn[:, :3, 3:] = P12 + d * P22 + D * (d * a / 2.0)
-    Pn[:, 3:, :3] = P21 + d * P22 + D * (d * a / 2.0)
-    Pn[:, 3:, 3:] = P22 + D * a
-    xn = np.concatenate([x[:, :3] + x[:, 3:] * dt[:, None], x[:, 3:]], axis=1)
+    frame = up_frame(R)
+    uu = frame[0]
+    F = np.zeros((k, 36))
+    F[:, _DIAG6] = 1.0
+    F[:, _A] = uu * -g[:, None]
+    F[:, _A_DIAG] += dt[:, None]
+    F[:, _B] -= uu * b[:, None]
+    Ft = np.zeros((k, 36))
+    Ft[:, _A_T] = F[:, _A]
+    Ft[:, _B] = F[:, _B]
+    Ft[:, _DIAG6[:3]] = 1.0
+    F, Ft = F.reshape(k, 6, 6), Ft.reshape(k, 6, 6)
+    xn = (F @ x[:, :, None])[:, :, 0]
+    Pn = F @ P @ Ft
+    Pn += process_noise(_one_mode(q_h, q_v, vu_tau_s), dt, R, frame)[:, 0]
     return xn, Pn
+
+
+_ONE: dict[tuple, MotionModels] = {}
+
+
+def _one_mode(q_h: float, q_v: float, vu_tau_s: float) -> MotionModels:
+    """The NCV model with these densities (built once: this runs per small batch)."""
+    key = (float(q_h), float(q_v), float(vu_tau_s))
+    one = _ONE.get(key)
+    if one is None:
+        if len(_ONE) > 64:
+            _ONE.clear()
+        one = _ONE[key] = MotionModels(_ZERO, np.array([key[0]]), np.array([key[1]]), _INF, key[2])
+    return one
+
+
+_ZERO, _INF = np.zeros(1), np.full(1, np.inf)
+_I3, _J3 = np.divmod(np.arange(9), 3)
+_DIAG6 = np.arange(6) * 7
+_A = 6 * _I3 + 3 + _J3  # the A block (rows 0-2, columns 3-5), row-major
+_A_T = 6 * (3 + _J3) + _I3  # where A[i, j] sits in F^T
+_B = 6 * (3 + _I3) + 3 + _J3
+_A_DIAG = _A[[0, 4, 8]]

@@ -52,11 +52,27 @@ class TrackState:
 
     def __init__(self, n_modes: int, capacity: int = 256):
         self.n_modes = n_modes
-        self.n = 0
         self.next_id = 1
         self._cap = 0
+        self._n = 0
         self._a: dict[str, np.ndarray] = {}
         self._grow(capacity)
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @n.setter
+    def n(self, value: int) -> None:
+        self._n = int(value)
+        self._views()
+
+    def _views(self) -> None:
+        # each column's view of the live rows as a plain attribute: st.x is then an
+        # ordinary lookup (a tracker step reads the columns thousands of times)
+        d = self.__dict__
+        for name, arr in self._a.items():
+            d[name] = arr[: self._n]
 
     # -- storage --------------------------------------------------------------
     def _shape(self, shape: tuple) -> tuple:
@@ -70,6 +86,7 @@ class TrackState:
                 arr[: self.n] = self._a[name][: self.n]
             self._a[name] = arr
         self._cap = cap
+        self._views()
 
     def __getattr__(self, name: str) -> np.ndarray:
         # views of the live rows: writes through them change the state

@@ -29,7 +29,8 @@ from airshield.track import measure as ms
 from airshield.track.associate import assign
 from airshield.track.bearings import BearingPool
 from airshield.track.config import TrackerConfig
-from airshield.track.gate import gate_thresholds, reach_candidates, spatial_candidates
+from airshield.track.gate import (gate_thresholds, range_pregate, reach_candidates,
+                                  spatial_candidates)
 from airshield.track.initiate import initial_modes, initial_state
 from airshield.track.motion import MotionModels, models_from_config, process_noise, transition
 from airshield.track.picture import Picture
@@ -162,6 +163,11 @@ class Tracker:
             return Picture.empty(now)
         x, P = predict_ncv(st.x[rows], st.P[rows], now - st.t[rows], st.R[rows],
                            self.cfg.q_h, self.cfg.q_v, self.cfg.vu_tau_s)
+        good = manage.shown(P, cfg)  # track quality: held, but not shown, while too vague
+        if not good.all():
+            rows, x, P = rows[good], x[good], P[good]
+            if rows.size == 0:
+                return Picture.empty(now)
         status = manage.coasting(st, rows, now, cfg).astype(np.int8)
         if len(self._icao_names) != len(self.icao_codes):
             self._icao_names = sorted(self.icao_codes, key=self.icao_codes.get)
@@ -212,7 +218,15 @@ class Tracker:
             # noise: cheap block algebra for every candidate; the IMM proper runs
             # only for the pairs chosen
             dt = p.t[pj] - st.t[ti]
-            xc, Pc = predict_ncv(st.x[ti], st.P[ti], dt, st.R[ti], *self._q_gate)
+            xt, Pt, Rt = st.x[ti], st.P[ti], st.R[ti]
+            # radar plots whose range alone is outside the gate (and the
+            # initiation-suppression radius) go before the full prediction
+            lim = np.maximum(self.gates[np.take(ms.DIM, p.mtype[pj])], cfg.init_suppress_d2)
+            ok = range_pregate(xt, Pt, dt, Rt, *self._q_gate, p.mtype[pj], p.z[pj], p.sig[pj],
+                               p.s_ecef[pj], lim) | forced
+            if not ok.all():
+                ti, pj, forced, dt, xt, Pt, Rt = (a[ok] for a in (ti, pj, forced, dt, xt, Pt, Rt))
+            xc, Pc = predict_ncv(xt, Pt, dt, Rt, *self._q_gate)
             d2, cost = np.empty(ti.size), np.empty(ti.size)
             for mt in np.unique(p.mtype[pj]):
                 g = np.flatnonzero(p.mtype[pj] == mt)

@@ -14,15 +14,25 @@ from airshield.track.linalg import inv_logdet
 LOG_2PI = np.log(2.0 * np.pi)
 
 
+_H_POS = np.eye(3, 6)
+
+
 def innovation(mtype: int, x: np.ndarray, P: np.ndarray, z: np.ndarray, sig: np.ndarray,
-               s_ecef: np.ndarray, s_R: np.ndarray):
+               s_ecef: np.ndarray, s_R: np.ndarray, R: np.ndarray | None = None):
     """Residual y (K,m), Jacobian H (K,m,6), innovation covariance S (K,m,m) and
-    measurement noise R for states x, P against measurements z of one type."""
+    measurement noise R for states x, P against measurements z of one type
+    (``R`` may be given when the caller already has it)."""
     m = ms.DIM[mtype]
+    if R is None:
+        R = ms.noise(mtype, sig, s_R)
+    if mtype == ms.POS:
+        # H = [I 0] selects: P H^T and H P H^T are slices (exactly what the products give)
+        y = z[:, :3] - x[:, :3]
+        PHt = P[:, :, :3]
+        return y, np.broadcast_to(_H_POS, (x.shape[0], 3, 6)), P[:, :3, :3] + R, R, PHt
     zhat, H = ms.predict_measurement(mtype, x, s_ecef, s_R)
     y = ms.residual(mtype, z[:, :m], zhat)
-    R = ms.noise(mtype, sig, s_R)
-    PHt = P @ np.swapaxes(H, -1, -2)
+    PHt = P @ np.ascontiguousarray(np.swapaxes(H, -1, -2))  # (transposed views are slow operands)
     S = H @ PHt + R
     return y, H, S, R, PHt
 
@@ -40,7 +50,9 @@ def kalman_update(x, P, y, S, PHt, Si=None):
         Si = inv_logdet(S)[0]
     K = PHt @ Si
     x_new = x + (K @ y[:, :, None])[:, :, 0]
-    P_new = P - K @ np.swapaxes(PHt, -1, -2)  # P - K S K^T, since K S = P H^T
+    # P - K S K^T, since K S = P H^T; H P as its own array (a product with a
+    # transposed view is about twice as slow)
+    P_new = P - K @ np.ascontiguousarray(np.swapaxes(PHt, -1, -2))
     P_new = 0.5 * (P_new + np.swapaxes(P_new, -1, -2))
     return x_new, P_new
 
@@ -52,7 +64,11 @@ def imm_update(mtype: int, xp: np.ndarray, Pp: np.ndarray, cbar: np.ndarray, z, 
     k, M = cbar.shape
     rep = (lambda a: np.repeat(a, M, axis=0)) if M > 1 else (lambda a: a)
     xf, Pf = xp.reshape(k * M, 6), Pp.reshape(k * M, 6, 6)
-    y, H, S, R, PHt = innovation(mtype, xf, Pf, rep(z), rep(sig), rep(s_ecef), rep(s_R))
+    R = rep(ms.noise(mtype, sig, s_R))  # the same for every mode: built once per report
+    if mtype == ms.POS:  # no sensor geometry needed
+        y, H, S, R, PHt = innovation(mtype, xf, Pf, rep(z), None, None, None, R)
+    else:
+        y, H, S, R, PHt = innovation(mtype, xf, Pf, rep(z), None, rep(s_ecef), rep(s_R), R)
     d2, logdet, Si = mahalanobis(y, S)
     xn, Pn = kalman_update(xf, Pf, y, S, PHt, Si)
     if M == 1:
