@@ -14,7 +14,9 @@ directory with ``airshield track`` and with the Stone Soup reference
 - peak MB: the tracker process's peak resident memory (ru_maxrss of that child,
   from os.wait4, i.e. the child's own RUSAGE_CHILDREN entry);
 - GOSPA (contract: p = 2, c = 1000 m, alpha = 2) mean distance and its parts
-  (mean over steps of each part of d^2, m^2), track breaks, tracks per truth.
+  (mean over steps of each part of d^2, m^2), track breaks, tracks per truth, and
+  GOSPA over the truth some sensor could see (``gospa_observable_mean``,
+  docs/SCORING.md).
 
 Stone Soup is slow at raid sizes. With ``--ss-time-limit`` it stops feeding reports
 after that many seconds of wall time; then both trackers are scored on the window
@@ -41,7 +43,7 @@ BIN = Path(sys.executable).parent
 AIRSHIELD = [str(BIN / "airshield")] if (BIN / "airshield").exists() else [sys.executable, "-m", "airshield.cli"]
 SCENARIOS = ("demo", "raid-300", "raid-1000")
 SCORE_KEYS = ("gospa_mean", "gospa_localisation", "gospa_missed", "gospa_false", "track_breaks",
-              "tracks_per_truth")
+              "tracks_per_truth", "gospa_observable_mean")
 
 
 def run_measured(cmd: list[str], log: Path) -> dict:
@@ -73,7 +75,7 @@ def cut_jsonl(src: Path, dst: Path, t_end: float) -> None:
 def window_run(run: Path, dest: Path, t_end: float, tracks: dict[str, Path]) -> dict[str, Path]:
     """A scoring copy of ``run`` cut at ``t_end``: scenario, truth and each tracks file."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("scenario.json", "objects.json"):
+    for name in ("scenario.json", "objects.json", "sensors.json"):
         if (run / name).is_file():
             shutil.copy(run / name, dest / name)
     cut_jsonl(run / "truth.jsonl", dest / "truth.jsonl", t_end)
@@ -166,7 +168,7 @@ def _f(v, fmt: str = "{:.1f}") -> str:
 
 def table(results: list[dict]) -> str:
     head = ("| scenario | tracker | reports fed | wall s | CPU s | reports/s | reports/CPU s | peak MB | GOSPA m | loc m² | "
-            "missed m² | false m² | breaks | tracks/truth |")
+            "missed m² | false m² | breaks | tracks/truth | GOSPA observable m |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     notes, ratios = [], []
     for r in results:
@@ -182,7 +184,8 @@ def table(results: list[dict]) -> str:
                 f"{x['reports_per_cpu_s']:,.0f} | "
                 f"{x['peak_mb']:.0f} | {_f(sc.get('gospa_mean'))} | {_f(sc.get('gospa_localisation'), '{:,.0f}')} | "
                 f"{_f(sc.get('gospa_missed'), '{:,.0f}')} | {_f(sc.get('gospa_false'), '{:,.0f}')} | "
-                f"{_f(sc.get('track_breaks'), '{:.0f}')} | {_f(sc.get('tracks_per_truth'), '{:.2f}')} |")
+                f"{_f(sc.get('track_breaks'), '{:.0f}')} | {_f(sc.get('tracks_per_truth'), '{:.2f}')} | "
+                f"{_f(sc.get('gospa_observable_mean'))} |")
             if "error" in sc:
                 notes.append(f"- {r['scenario']} {key}: score failed: {sc['error']}")
         a, s = r["airshield"], r["stonesoup"]
@@ -190,7 +193,10 @@ def table(results: list[dict]) -> str:
         tc = a["reports_per_cpu_s"] / s["reports_per_cpu_s"] if s["reports_per_cpu_s"] else None
         ga, gs = a["score"].get("gospa_mean"), s["score"].get("gospa_mean")
         gr = ga / gs if ga is not None and gs else None
-        ratios.append(f"| {r['scenario']} | {_f(tp, '{:.1f}×')} | {_f(tc, '{:.1f}×')} | {_f(gr, '{:.2f}')} |")
+        oa, os_ = a["score"].get("gospa_observable_mean"), s["score"].get("gospa_observable_mean")
+        orr = oa / os_ if oa is not None and os_ else None
+        ratios.append(f"| {r['scenario']} | {_f(tp, '{:.1f}×')} | {_f(tc, '{:.1f}×')} | {_f(gr, '{:.2f}')} | "
+                      f"{_f(orr, '{:.2f}')} |")
         if s["capped"]:
             notes.append(f"- {r['scenario']}: Stone Soup stopped at its time limit after {s['reports_fed']:,} of "
                          f"{r['reports']:,} reports (scenario t ≤ {r['scored_window_t']:.0f} s); both trackers "
@@ -199,7 +205,8 @@ def table(results: list[dict]) -> str:
             notes.append(f"- {r['scenario']}: {s['bearing_left_out']:,} bearing-only reports were fed to Stone "
                          "Soup but it cannot use them (airshield does).")
     out = ("\n".join(lines) + "\n\n| scenario | throughput airshield/stonesoup (wall) | (CPU) | "
-           "GOSPA airshield/stonesoup |\n|---|---|---|---|\n")
+           "GOSPA airshield/stonesoup | GOSPA over observable truth airshield/stonesoup |\n"
+           "|---|---|---|---|---|\n")
     out += "\n".join(ratios) + "\n"
     if notes:
         out += "\n" + "\n".join(notes) + "\n"

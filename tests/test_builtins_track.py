@@ -33,6 +33,12 @@ def test_builtin_scenario_tracks_end_to_end_with_gospa(name, tmp_path):
     # every GOSPA part is within its bound: c^p / alpha per missed or false target
     parts = s["gospa_localisation"] + s["gospa_missed"] + s["gospa_false"]
     assert np.isclose(parts, s["gospa_pow_mean"], rtol=1e-9)
+    # the simulator writes sensors.json: GOSPA over the observable truth is reported,
+    # and leaving out what no sensor sees (with the tracks holding it) never adds to it
+    assert 0.0 <= s["observable_share"] <= 1.0
+    assert s["gospa_observable_mean"] <= s["gospa_mean"] + 1e-6
+    assert s["gospa_observable_false"] == s["gospa_false"]
+    assert s["gospa_observable_missed"] <= s["gospa_missed"] + 1e-6
     if s["truth_objects"] and lines:
         # what is tracked is tracked well: a mean error far inside the cut-off c
         assert s["tracked_objects"] > 0

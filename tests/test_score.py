@@ -470,3 +470,129 @@ def test_score_fuzzed_track_line_is_scored_or_an_input_error(small_run, rec):
         assert "tracks.jsonl:6" in str(e)
     else:
         assert math.isfinite(r["gospa_mean"]) and r["gospa_mean"] >= 0
+
+
+# --- coverage and GOSPA over the observable truth ----------------------------
+
+def _sensor(sid, kind, e, n, **kw):
+    lat, lon, alt = _geo(e, n, 0.0)
+    return {"id": sid, "kind": kind, "lat": lat, "lon": lon, "alt": alt, **kw}
+
+
+def _coverage_at(points, sensors, cls="shahed"):
+    from airshield import CLASS_INDEX
+    from airshield.metrics.coverage import truth_coverage
+
+    # points: (east, north) in the origin's ENU, then the height above the ellipsoid
+    lat, lon, _ = (np.array(a) for a in zip(*[_geo(e, n, 0.0) for e, n, _ in points]))
+    alt = np.array([h for _, _, h in points], float)
+    return truth_coverage(lat, lon, alt, np.full(len(points), CLASS_INDEX[cls]), sensors)
+
+
+def test_coverage_two_microphones_fix_a_position_one_does_not():
+    mics = [_sensor("m1", "acoustic", 0.0, 0.0, range_max_m=5000.0),
+            _sensor("m2", "acoustic", 6000.0, 0.0, range_max_m=5000.0,
+                    range_by_class_m={"shahed": 4000.0})]
+    # 3 km east: both in reach; 1 km east: only m1 (m2's shahed reach is 4 km); 20 km: none
+    cov = _coverage_at([(3000.0, 0.0, 300.0), (1000.0, 0.0, 300.0), (20000.0, 0.0, 300.0)], mics)
+    assert cov.n_direction.tolist() == [2, 1, 0]
+    assert cov.observable.tolist() == [True, False, False] and not cov.radar.any()
+
+
+def test_coverage_radar_reach_horizon_sectors_and_minimum_range():
+    # Swerling I: pd 0.9 at 40 km for 1 m^2, pfa 1e-6 -> seen half the time out to
+    # 40 km * (snr_ref / snr_half)^(1/4) for 1 m^2 (hand formula below)
+    snr_ref = math.log(1e-6) / math.log(0.9) - 1.0
+    snr_half = math.log(1e-6) / math.log(0.5) - 1.0
+    r_half = 40_000.0 * (snr_ref / snr_half) ** 0.25  # about 64.8 km
+    radar = _sensor("r1", "radar", 0.0, 0.0, range_max_m=150_000.0, range_min_m=500.0, pd=0.9,
+                    pfa=1e-6, ref_range_m=40_000.0, ref_rcs_m2=1.0,
+                    rcs_m2={"shahed": 1.0, "decoy": 0.1}, el_min_deg=-2.0, el_max_deg=60.0,
+                    sectors=[{"az_from_deg": 300.0, "az_to_deg": 60.0}])
+    pts = [(0.0, 0.97 * r_half, 3000.0),  # north, inside the reach, above the horizon
+           (0.0, 1.03 * r_half, 3000.0),  # just beyond it
+           (0.0, 0.97 * r_half, 30.0),  # inside the reach but below the 4/3-Earth horizon
+           (0.97 * r_half, 0.0, 3000.0),  # east: outside the 300-60 deg sector
+           (0.0, 300.0, 100.0)]  # nearer than range_min_m
+    assert _coverage_at(pts, [radar]).radar.tolist() == [True, False, False, False, False]
+    # a decoy (0.1 m^2) is seen half the time only to 0.1^(1/4) of that
+    r_decoy = r_half * 0.1 ** 0.25
+    assert _coverage_at([(0.0, 0.95 * r_decoy, 3000.0), (0.0, 1.05 * r_decoy, 3000.0)], [radar],
+                        "decoy").radar.tolist() == [True, False]
+
+
+def _observable_run(d: Path, tracks) -> Path:
+    # one radar (contract fields only: range_max_m) sees 10 km around the origin;
+    # o1 is 5 km east (observable), o2 50 km east (no sensor sees it)
+    truth = [truth_rec(float(t), o, e) for t in range(4) for o, e in (("o1", 5000.0), ("o2", 50000.0))]
+    run = make_run(d, truth, tracks)
+    write_json(run / "sensors.json", {"sensors": [_sensor("r1", "radar", 0.0, 0.0, range_max_m=10_000.0,
+                                                          el_min_deg=-5.0)]})
+    return run
+
+
+def test_observable_gospa_by_hand(tmp_path):
+    # A 300 m off o1; B 200 m off o2 (held through a gap in coverage: not false); F false
+    tracks = [r for t in range(4) for r in (track_rec(float(t), "A", 5300.0),
+                                            track_rec(float(t), "B", 50200.0),
+                                            track_rec(float(t), "F", 90000.0))]
+    r = score_run(_observable_run(tmp_path / "a", tracks))
+    half = C ** 2 / 2
+    assert r["gospa_mean"] == pytest.approx(math.sqrt(300 ** 2 + 200 ** 2 + half), rel=1e-6)
+    assert r["observable_share"] == pytest.approx(0.5)
+    assert r["gospa_observable_localisation"] == pytest.approx(300 ** 2, rel=1e-6)
+    assert r["gospa_observable_missed"] == 0 and r["gospa_observable_false"] == pytest.approx(half)
+    assert r["gospa_observable_mean"] == pytest.approx(math.sqrt(300 ** 2 + half), rel=1e-6)
+    # no track on the unseen o2: a miss for the full GOSPA, nothing for the observable one
+    r = score_run(_observable_run(tmp_path / "b", [track_rec(float(t), "A", 5300.0) for t in range(4)]))
+    assert r["gospa_missed"] == pytest.approx(half) and r["gospa_observable_missed"] == 0
+    assert r["gospa_observable_mean"] == pytest.approx(300.0, rel=1e-6)
+    # the contract's fields are the same with and without the option
+    off = score_run(tmp_path / "a", observable=False)
+    on = score_run(tmp_path / "a")
+    assert off["gospa_observable_mean"] is None and off["observable_model"] is None
+    assert {k: v for k, v in off.items() if "observable" not in k} == \
+        {k: v for k, v in on.items() if "observable" not in k}
+
+
+def test_observable_gospa_without_sensors_json_is_null(small_run):
+    r = score_run(small_run)
+    assert r["gospa_observable_mean"] is None and r["observable_share"] is None
+
+
+def test_observable_gospa_bad_sensors_json_names_the_file(tmp_path):
+    # an extra must not break the contract's score: null, and the reason with file and field
+    run = _observable_run(tmp_path, [track_rec(0.0, "A", 5300.0)])
+    good = score_run(run)
+    write_json(run / "sensors.json", {"sensors": [{"id": "r1", "kind": "radar", "lat": 95.0, "lon": 0.0,
+                                                   "alt": 0.0}]})
+    r = score_run(run)
+    assert r["gospa_observable_mean"] is None and r["gospa_mean"] == good["gospa_mean"]
+    assert "sensors.json" in r["observable_error"] and "lat" in r["observable_error"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(-3000, 3000), st.booleans()), min_size=1, max_size=7),
+       st.lists(st.tuples(st.integers(0, 2), st.floats(-3000, 3000)), max_size=7))
+def test_observable_gospa_equals_gospa_of_what_is_left(truths, tracks):
+    # the full optimal assignment, restricted, is optimal for the observable truth
+    # and the tracks not holding an unseen object: same figure as solving that anew
+    from airshield.io.records import Truth
+    from airshield.score import observable_gospa
+
+    xs = np.array([[e, 0.0, 0.0] for _, e, _ in truths])
+    x_step = np.array([s for s, _, _ in truths])
+    obs = np.array([o for _, _, o in truths])
+    ys = np.array([[e, 0.0, 0.0] for _, e in tracks]).reshape(-1, 3)
+    y_step = np.array([s for s, _ in tracks], np.int64)
+    g = gospa_steps(xs, x_step, ys, y_step, 3, C, 2.0)
+    truth = Truth(ids=["o"], t=x_step.astype(float), obj=np.zeros(len(xs), np.int64), lat=xs[:, 0],
+                  lon=xs[:, 0], alt=xs[:, 0], vel=np.zeros((len(xs), 3)), cls=np.zeros(len(xs), np.int8))
+    r = observable_gospa(g, truth, x_step, obs, 3)
+    gone = g.pair_track[~obs[g.pair_truth]]
+    keep_y = np.setdiff1d(np.arange(len(ys)), gone)
+    h = gospa_steps(xs[obs], x_step[obs], ys[keep_y], y_step[keep_y], 3, C, 2.0)
+    assert r["gospa_observable_mean"] == pytest.approx(float(h.distance.mean()), rel=1e-9, abs=1e-6)
+    assert r["gospa_observable_missed"] == pytest.approx(float(h.missed.mean()), abs=1e-6)
+    assert r["gospa_observable_localisation"] == pytest.approx(float(h.localisation.mean()), rel=1e-9,
+                                                              abs=1e-6)

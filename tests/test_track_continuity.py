@@ -179,3 +179,45 @@ def test_limit_speed_projects_only_what_is_too_fast():
     limit_speed(xm, 300.0)
     assert np.allclose(xm[0, 0, 3:], [240.0, 180.0, 0.0])
     assert np.allclose(xm[1:], before[1:]) and np.allclose(xm[0, 1], before[0, 1])
+
+
+def test_merge_keeps_the_older_id_and_the_better_estimate():
+    """Two confirmed tracks of one object: the older went vague (1.5 km sigma), the
+    younger holds it to 50 m. The merge keeps the older id with the younger's
+    estimate; without merge_keeps_better_state the vague estimate survives."""
+    from airshield.track import manage
+    from airshield.track.state import CONFIRMED, TrackState
+
+    x0 = np.array(geo.geodetic_to_ecef(ts.LAT0, ts.LON0, 500.0), float)
+    v = np.array([30.0, -20.0, 0.0])
+    for better in (True, False):
+        st = TrackState(1)
+        P_old, P_new = np.eye(6) * 1500.0 ** 2, np.eye(6) * 50.0 ** 2
+        P_old[3:, 3:] = P_new[3:, 3:] = np.eye(3) * 25.0
+        xs = np.array([np.r_[x0 + [600.0, -500.0, 300.0], v], np.r_[x0, v]])
+        st.append(x=xs, P=np.stack([P_old, P_new]), xm=xs[:, None], Pm=np.stack([P_old, P_new])[:, None],
+                  mu=np.ones((2, 1)), t=np.array([100.0, 100.0]), t_hit=np.array([70.0, 100.0]),
+                  t_birth=np.array([0.0, 90.0]), status=np.array([CONFIRMED, CONFIRMED], np.int8))
+        cfg = TrackerConfig(merge_keeps_better_state=better)
+        dup = manage.duplicates(st, 100.0, cfg)
+        assert dup.tolist() == [False, True]  # the younger row goes, the older id stays
+        kept = xs[1] if better else xs[0]
+        assert np.allclose(st.x[0], kept) and st.t_hit[0] == (100.0 if better else 70.0)
+        assert np.allclose(np.trace(st.P[0, :3, :3]), 3 * (50.0 if better else 1500.0) ** 2)
+    # comparable estimates are fused by covariance intersection: between the two,
+    # no larger than the better one, never overconfident (P^-1 <= Pa^-1 + Pb^-1)
+    st = TrackState(1)
+    Pa = np.diag([400.0, 100.0, 100.0, 4.0, 4.0, 4.0]) ** 2
+    Pb = np.diag([100.0, 400.0, 100.0, 4.0, 4.0, 4.0]) ** 2
+    xs = np.array([np.r_[x0 + [300.0, 0.0, 0.0], v], np.r_[x0, v]])
+    st.append(x=xs, P=np.stack([Pa, Pb]), xm=xs[:, None], Pm=np.stack([Pa, Pb])[:, None], mu=np.ones((2, 1)),
+              t=np.array([100.0, 100.0]), t_hit=np.array([100.0, 100.0]), t_birth=np.array([0.0, 90.0]),
+              status=np.array([CONFIRMED, CONFIRMED], np.int8))
+    Pb_trace = np.trace(Pb)
+    st.P[1, 0, 0] -= 1.0  # the younger is (just) the more precise
+    cfg = TrackerConfig(merge_keeps_better_state=True)
+    assert manage.duplicates(st, 100.0, cfg).tolist() == [False, True]
+    assert 0.0 < st.x[0, 0] - x0[0] < 300.0
+    assert np.trace(st.P[0]) < Pb_trace
+    gap = np.linalg.inv(Pa) + np.linalg.inv(Pb) - np.linalg.inv(st.P[0])
+    assert np.linalg.eigvalsh(0.5 * (gap + gap.T)).min() > -1e-9

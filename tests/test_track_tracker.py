@@ -335,3 +335,36 @@ def test_low_drone_lost_by_radar_keeps_its_id_when_microphones_hear_it():
     # ... and without continuation it starts anew
     fixed = ts.run(Tracker(S, TrackerConfig(delete_after_max_s=30.0, stitch=False)), det)
     assert _ids_near(fixed, x, range(170, 228), max_m=5000.0)[0].isdisjoint(before)
+
+
+def test_track_quality_hides_a_vague_track_but_keeps_its_id():
+    """A radar track coasting through a silence grows vague: past show_max_rms_m
+    (RMS 3-D position error) it leaves the picture, is still held, and when the
+    radar sees the drone again it is shown under the same id."""
+    from airshield.track import manage
+
+    P = np.zeros((3, 6, 6))
+    P[:, [0, 1, 2], [0, 1, 2]] = np.array([[300.0 ** 2] * 3, [500.0 ** 2] * 3, [10.0, 10.0, 760.0 ** 2]])
+    assert manage.shown(P, TrackerConfig()).tolist() == [True, False, False]  # 520, 866, 760 m RMS
+    assert manage.shown(P, TrackerConfig(show_max_rms_m=None)).all()
+
+    rng = np.random.default_rng(23)
+    S = ts.sensors(ts.radar(sid="R1"))
+    t = np.arange(0.0, 160.0, 1.0)
+    x, v = ts.line(t, 15e3, 5e3, 800.0, 0.0, 50.0)
+    seen = (t < 60) | (t >= 85)  # 25 s unseen: still within delete_after_s
+    det = ts.merge(ts.polar_reports(S, 0, t[seen], x[seen], v[seen], rng))
+    tight = TrackerConfig(show_max_rms_m=80.0)  # the radar track is ~50 m RMS; ~130 m after 25 s
+    for cfg in (TrackerConfig(), tight):
+        pics = ts.run(Tracker(S, cfg), det)
+        for p in pics:  # every shown track within the quality bound
+            rms = np.sqrt(np.trace(p.cov_enu, axis1=1, axis2=2))
+            assert (rms <= cfg.show_max_rms_m + 1e-6).all()
+        before, _ = _ids_near(pics, x, range(30, 60), max_m=300.0)
+        after, n_after = _ids_near(pics, x, range(100, 158), max_m=300.0)
+        assert len(before) == 1 and after == before and n_after >= 50
+    # the tight bound hides the coasting track for part of the silence; the default
+    # (750 m) shows it throughout, its error still small
+    shown_tight = sum(len(p) for p in pics[62:84])
+    shown_default = sum(len(p) for p in ts.run(Tracker(S), det)[62:84])
+    assert shown_tight < shown_default == 22

@@ -17,18 +17,25 @@ from airshield.errors import InputError
 from airshield.geo import ecef_to_enu_vectors, enu_to_ecef_vectors, geodetic_to_enu
 from airshield.io.jsonl import FieldError, number, read_json
 from airshield.io.records import Tracks, Truth
-from airshield.io.run import TRACKS, TRUTH, read_scenario_json, read_tracks, read_truth
+from airshield.io.run import SENSORS, TRACKS, TRUTH, read_scenario_json, read_sensors, read_tracks, read_truth
 from airshield.metrics.align import sample_tracks, truth_steps
 from airshield.metrics.continuity import latency_stats, track_continuity
+from airshield.metrics.coverage import COVERAGE_MODEL, truth_coverage
 from airshield.metrics.gospa import C_M, P, gospa_steps
 
 OBJECTS = "objects.json"
 ALPHA = 2.0
 
 
-def score_run(run_dir: str | Path, tracks_path: str | Path | None = None) -> dict:
+def score_run(run_dir: str | Path, tracks_path: str | Path | None = None,
+              observable: bool = True) -> dict:
     """Score ``tracks.jsonl`` (or ``tracks_path``) against ``truth.jsonl`` of a
-    run directory. Bad input raises InputError naming file, line and field."""
+    run directory. Bad input raises InputError naming file, line and field.
+
+    With ``observable`` and a ``sensors.json`` in the run directory, the
+    ``gospa_observable_*`` fields score the truth some sensor could see
+    (``metrics.coverage``); without, they are null (a bad ``sensors.json``: null,
+    and ``observable_error`` names its file and field)."""
     run = Path(run_dir)
     if not run.is_dir():
         raise InputError("no such run directory", file=run)
@@ -40,7 +47,19 @@ def score_run(run_dir: str | Path, tracks_path: str | Path | None = None) -> dic
     tracks = read_tracks(tpath)
     objects = run / OBJECTS
     first_detected = read_objects(objects) if objects.is_file() else None
-    result = score_tracks(truth, tracks, origin, first_detected)
+    seen, why = None, None
+    if observable and (run / SENSORS).is_file():
+        # an extra, not the contract's score: a bad sensors.json leaves it null and
+        # says why (file and field) instead of failing the whole score
+        try:
+            read_sensors(run / SENSORS)
+            seen = truth_coverage(truth.lat, truth.lon, truth.alt, truth.cls,
+                                  read_json(run / SENSORS)["sensors"]).observable
+        except InputError as e:
+            why = str(e)
+    result = score_tracks(truth, tracks, origin, first_detected, observable=seen)
+    if why is not None:
+        result["observable_error"] = why
     result["run_dir"] = str(run)
     result["tracks_file"] = str(tpath)
     return result
@@ -74,10 +93,12 @@ def read_objects(path: str | Path) -> dict[str, float | None]:
 
 def score_tracks(truth: Truth, tracks: Tracks, origin: tuple[float, float, float],
                  first_detected: dict[str, float | None] | None = None,
-                 c: float = C_M, p: float = P) -> dict:
+                 c: float = C_M, p: float = P, observable: np.ndarray | None = None) -> dict:
     """Every score of ``score_run`` from records already read. ``origin`` is
     (lat, lon, alt) of the scenario; ``first_detected`` maps truth id to first
-    detection time (None: not known, the first truth time is used instead)."""
+    detection time (None: not known, the first truth time is used instead);
+    ``observable`` (one bool per truth sample) adds the ``gospa_observable_*``
+    fields (null without it)."""
     lat0, lon0, alt0 = origin
     n_obj = len(truth.ids)
     step_t, x_step = truth_steps(truth.t)
@@ -137,6 +158,8 @@ def score_tracks(truth: Truth, tracks: Tracks, origin: tuple[float, float, float
         "localisation_error_rms_m": float(np.sqrt(np.mean(err ** 2))) if len(err) else None,
     }
 
+    res.update(observable_gospa(g, truth, x_step, observable, n_steps))
+
     first_track_t = np.full(n_obj, np.nan)
     tracked = cont.tracked
     first_track_t[tracked] = step_t[cont.first_assigned_step[tracked]]
@@ -154,6 +177,40 @@ def score_tracks(truth: Truth, tracks: Tracks, origin: tuple[float, float, float
     res["latency_objects_missing"] = int(missing)
     res["per_class"] = _per_class(truth, assigned, g, tracked)
     return res
+
+
+def observable_gospa(g, truth: Truth, x_step: np.ndarray, observable: np.ndarray | None,
+                     n_steps: int) -> dict:
+    """GOSPA over the observable truth: the truth samples no sensor could see
+    are left out, together with the track the full assignment gave each of them
+    (a track holding an object through a gap in coverage is not false). The
+    full optimal assignment restricted to what is left is optimal for it (a
+    better one plus the removed pairs would beat the full optimum), so this is
+    exactly GOSPA(observable truth, the other tracks) at every step, its parts
+    adding up as in the full figure."""
+    keys = ("gospa_observable_mean", "gospa_observable_localisation", "gospa_observable_missed",
+            "gospa_observable_false", "gospa_observable_missed_count_mean", "observable_share")
+    if observable is None:
+        return {**dict.fromkeys(keys), "observable_model": None}
+    obs = np.asarray(observable, bool)
+    if obs.shape != (len(truth),):
+        raise ValueError(f"observable: {obs.shape} for {len(truth)} truth samples")
+    half = g.c ** g.p / 2.0
+    keep = obs[g.pair_truth]
+    loc = np.bincount(x_step[g.pair_truth[keep]], weights=g.pair_dist[keep] ** g.p, minlength=n_steps)
+    n_obs = np.bincount(x_step[obs], minlength=n_steps)
+    n_pair_obs = np.bincount(x_step[g.pair_truth[keep]], minlength=n_steps)
+    missed = half * (n_obs - n_pair_obs)
+    mean = (lambda a: float(np.mean(a))) if n_steps else (lambda a: 0.0)
+    return {
+        "gospa_observable_mean": mean((loc + missed + g.false) ** (1.0 / g.p)),
+        "gospa_observable_localisation": mean(loc),
+        "gospa_observable_missed": mean(missed),
+        "gospa_observable_false": mean(g.false),
+        "gospa_observable_missed_count_mean": mean(n_obs - n_pair_obs),
+        "observable_share": float(obs.mean()) if len(obs) else None,
+        "observable_model": COVERAGE_MODEL,
+    }
 
 
 def _enu(lat, lon, alt, origin) -> np.ndarray:
@@ -218,6 +275,9 @@ def format_score(result: dict):
         ("track breaks (id switches + gaps)",
          f"{r['track_breaks']:,} ({r['id_switches']:,} + {r['track_gaps']:,})"),
         ("tracks per truth", f(r["tracks_per_truth"])),
+        ("GOSPA over observable truth (share)",
+         "-" if r.get("gospa_observable_mean") is None else
+         f"{f(r['gospa_observable_mean'], ' m')} ({100 * r['observable_share']:.1f} % of samples)"),
         ("latency median / p90",
          f"{f(r['latency_median_s'], ' s')} / {f(r['latency_p90_s'], ' s')}"),
         ("latency reference", r["latency_reference"].split(" ")[0]),
