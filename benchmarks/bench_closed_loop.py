@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_closed_loop.py [--scenario mass-raid-800] [--duration 3600]
         [--seeds 20250907] [--planners optimal,nearest,missiles_first] [--jobs 2] [--json FILE]
+        [--events DIR]
 
 For each seed and planner: simulate, track, assess, plan, approve (approve_all),
 engage and draw outcomes (``airshield.live.runner.run_chain``); print defeated
@@ -31,10 +32,12 @@ import json
 import sys
 import time
 from multiprocessing import Pool
+from pathlib import Path
 
 import numpy as np
 
 from airshield import geo
+from airshield.io.jsonl import dumps_line
 from airshield.live.chain import Chain
 from airshield.live.runner import run_chain, table_row
 from airshield.sim.scenario import load_scenario
@@ -69,10 +72,16 @@ def laydown(assets: list[dict]) -> list[dict]:
 
 
 def _one(job):
-    scn, seed, planner, duration = job
+    scn, seed, planner, duration, events = job
     cpu0 = time.process_time()
-    out = run_chain(Chain(scn, seed=seed, planner=planner, duration_s=duration))
+    chain = Chain(scn, seed=seed, planner=planner, duration_s=duration)
+    out = run_chain(chain)
     out["cpu_s"] = round(time.process_time() - cpu0, 1)
+    if events:
+        # the run's engagements.jsonl, for benchmarks/engagement_audit.py
+        path = Path(events) / f"{planner}-{seed}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"".join(map(dumps_line, sorted(chain.events, key=lambda e: e["t"]))))
     return out
 
 
@@ -85,6 +94,7 @@ def main() -> int:
     ap.add_argument("--planners", default="optimal,nearest,missiles_first")
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     ap.add_argument("--json", default=None, help="write every run's summary here")
+    ap.add_argument("--events", default=None, help="write each run's engagement log to DIR/<planner>-<seed>.jsonl")
     args = ap.parse_args()
 
     scn = load_scenario(args.scenario)
@@ -95,7 +105,7 @@ def main() -> int:
               f"{len(scn.assets)} assets (plausible, not real)")
     seeds = [scn.seed] if args.seeds is None else [int(s) for s in args.seeds.split(",")]
     planners = args.planners.split(",")
-    jobs = [(scn, s, p, args.duration) for s in seeds for p in planners]
+    jobs = [(scn, s, p, args.duration, args.events) for s in seeds for p in planners]
     t0 = time.perf_counter()
     runs = []
     print(f"{'planner':<15}{'seed':>10}{'threats':>9}{'defeated':>10}{'share':>8}{'lethal':>9}{'leaked':>8}"

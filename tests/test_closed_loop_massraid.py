@@ -3,9 +3,11 @@ the optimal planner defeats more drones than both doctrines (nearest available
 effector, missiles first), loses no more value, spends less than missiles
 first, and costs less in all (value lost + money, the plan's own objective at
 lambda = 1) than either. It does NOT reliably spend less money than
-``nearest``: with the tracker of 2026-11-25 04:00 it spent $3.70 M against
-$3.14 M on this window (three more short-range SAM shots at the last layer,
-which kept $120 M of city from being hit); see docs/CLOSED_LOOP.md.
+``nearest``: with commit 97378a8's tracker and shoot-look-shoot waiting for
+the first look (``live.outcome.in_flight``) it did on this window (optimal
+105 defeated, $0 lost, $2.93 M; nearest 97, $120 M, $3.14 M), with the
+tracker of commit 992b6b1 it does not (optimal 90, $40 M, $3.80 M; nearest
+85, $120 M, $2.63 M); see docs/CLOSED_LOOP.md.
 
 The first 30 minutes of the night (``duration_s=1800``): the lead waves are
 over Ukraine from the start, so the corridor fire groups, interceptor-drone

@@ -266,3 +266,21 @@ def test_shots_available_respects_stock_channels_and_interval():
     eff = effector(stock=100, channels=3, busy=1, launch_interval_s=60.0)
     assert shots_available(eff, 300.0).tolist() == [2 * 5]
     assert shots_available(effector(stock=3), 300.0).tolist() == [3]
+
+
+def test_last_intercept_closes_the_window_at_range_exit_hole_or_target():
+    # gun crossing: the path is within 3.5 km from t_enter to t_exit (symmetric about 200 s)
+    gun = effector("aa_gun", reaction_s=10.0, max_range_m=3_500.0)
+    half = math.sqrt(3_500 ** 2 - 2_000 ** 2) / 50
+    r = run(gun, enu_point(-10_000, 2_000), enu_vel(50.0, 0))
+    assert r.t_last[0, 0] == pytest.approx(200 + half, rel=1e-9)
+    assert r.t_last[0, 0] >= r.t_intercept[0, 0]
+    # the target is reached first: the window closes there
+    assert run(gun, enu_point(-10_000, 2_000), enu_vel(50.0, 0), ttt=180.0).t_last[0, 0] == pytest.approx(180.0)
+    # head-on at a SAM with a 7 km min range: 10 km out at 50 m/s, it enters the hole at 60 s
+    sam = effector("sam_short", reaction_s=0.0, speed_mps=600.0, min_range_m=7_000.0)
+    h = run(sam, enu_point(0, 10_000), enu_vel(0, -50.0))
+    assert h.t_intercept[0, 0] == pytest.approx(10_000 / 650, rel=1e-9)
+    assert h.t_last[0, 0] == pytest.approx(3_000 / 50, rel=1e-9)
+    # infeasible pairs have no last intercept
+    assert math.isinf(run(gun, enu_point(-10_000, 5_000), enu_vel(50.0, 0)).t_last[0, 0])

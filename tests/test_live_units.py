@@ -14,9 +14,9 @@ from airshield import CLASS_INDEX, geo
 from airshield.engage.effectors import defaults, effectors_from_rows
 from airshield.engage.wta import evaluate, make_instance
 from airshield.errors import InputError
-from airshield.live.doctrine import (PlanInput, Timing, _discounted, commit, defer_long, escalate, hold_costly, plan,
-                                     plan_optimal, shoot_look_shoot)
-from airshield.live.outcome import Arsenal, Engagement, OutcomeParams, aim_points, resolve
+from airshield.live.doctrine import (PlanInput, Timing, _discounted, commit, defer_long, escalate,
+                                     hold_costly, plan, plan_optimal, shoot_look_shoot)
+from airshield.live.outcome import Arsenal, Engagement, OutcomeParams, aim_points, in_flight, resolve
 from airshield.live.policy import make_policy
 from airshield.live.runner import parse_seeds
 
@@ -336,3 +336,20 @@ def test_a_dropped_track_is_handed_over_to_the_track_now_on_its_drone():
     np.testing.assert_allclose(aim[0], meet, atol=1e-6)  # T0 flown on 10 s
     np.testing.assert_allclose(aim[1], g_far.point)  # nothing within 3 km: flies to the plan
     np.testing.assert_allclose(aim[2], pic.ecef[1], atol=1e-6)  # its own track, standing still
+
+
+def test_a_further_shot_waits_for_the_first_look_not_the_last():
+    def eng(gid, t_int, state="flying"):
+        return Engagement(id=gid, rec="R", effector=0, track="T1", shots=1, pk=0.5, cost=1.0, t_approved=0.0,
+                          t_launch=0.0, t_intercept=t_int, point=np.zeros(3), state=state)
+    now = 100.0
+    # a missile meeting the drone in 30 s and a fire group's slow intercept in 900 s
+    survival, look_at, engaged = in_flight([eng("G1", now + 30), eng("G2", now + 900)], {"T1": 0, "T2": 1},
+                                           2, now, 5.0)
+    np.testing.assert_allclose(look_at, [35.0, 0.0])
+    np.testing.assert_allclose(survival, [0.25, 1.0])
+    np.testing.assert_array_equal(engaged, [True, False])
+    # a miss being assessed (looking) counts for engagement and look, not for survival
+    survival, look_at, _ = in_flight([eng("G3", now - 2, "looking")], {"T1": 0}, 1, now, 5.0)
+    np.testing.assert_allclose(look_at, [3.0])
+    np.testing.assert_allclose(survival, [1.0])

@@ -50,6 +50,10 @@ class Intercepts:
     pk_eff: np.ndarray  # sum_c p_class[n, c] pk[e, c]; 0 where infeasible
     reason: np.ndarray  # int8 index into REASONS
     withheld: np.ndarray  # (N,) bool: never engaged (may be a cooperative aircraft)
+    # s from now: the LAST intercept of the pair's first window before the
+    # threat reaches its target (inf where infeasible): how long the effector
+    # can still wait, e.g. to fire only after a cheaper shot has missed
+    t_last: np.ndarray | None = None
 
 
 def _roots(a, b, c):
@@ -164,6 +168,12 @@ def intercept(effectors: Effectors, threat_ecef, threat_vel_ecef, time_to_target
     feasible = reason == OK
 
     t_int = np.where(feasible, start, np.inf)
+    # the first window closes at its end, at the target, or where the threat
+    # enters the min-range hole, whichever comes first
+    last = np.minimum(end, np.broadcast_to(ttt[None, :], (ne, n)))
+    enters_hole = (col(effectors.min_range) > 0) & (hole_lo > start) & (hole_lo < last)
+    last = np.where(enters_hole, hole_lo, last)
+    t_last = np.where(feasible, np.maximum(last, start), np.inf)
     point = np.where(feasible[..., None], p[None, :, :] + v[None, :, :] * np.where(feasible, start, 0.0)[..., None],
                      np.nan)
     dist = np.sqrt(np.maximum(dd + 2 * dv * np.where(feasible, start, 0.0) + vv * np.where(feasible, start, 0.0) ** 2,
@@ -173,7 +183,7 @@ def intercept(effectors: Effectors, threat_ecef, threat_vel_ecef, time_to_target
     t_launch = np.where(feasible, np.maximum(start - fly, np.broadcast_to(t_r, (ne, n))), np.inf)
     pk_eff = np.where(feasible, effectors.pk @ pc.T, 0.0)
     return Intercepts(feasible=feasible, t_intercept=t_int, t_launch=t_launch, point=point,
-                      pk_eff=pk_eff, reason=reason, withheld=withheld)
+                      pk_eff=pk_eff, reason=reason, withheld=withheld, t_last=t_last)
 
 
 def shots_available(effectors: Effectors, horizon_s: float) -> np.ndarray:

@@ -76,6 +76,7 @@ class PlanInput:
     cheap: np.ndarray | None = None  # (E,) bool: not subject to the reserve
     salvo: np.ndarray | None = None  # (E,) most shots of one effector at one track per engagement
     t_launch: np.ndarray | None = None  # (E, N) s from now to the launch the intercept needs
+    t_last: np.ndarray | None = None  # (E, N) s to the pair's last intercept (no rule uses it yet)
     timing: "Timing | None" = None  # the optimal planner's timing rules (None: defaults)
     lam: float = 1.0
     look_s: float = 5.0  # kill assessment after an intercept

@@ -199,14 +199,20 @@ def impact_losses(lat, lon, cls, assets: Assets, lethality: np.ndarray) -> tuple
 
 def in_flight(active: list[Engagement], col: dict[str, int], n: int, now: float, look_s: float):
     """Per track of the plan (``col``: track id -> column): the chance it
-    survives the shots flying at it, seconds until they are assessed (0: none),
-    and whether it is engaged at all (shots flying, or a miss not yet assessed)."""
-    survival, look_at, engaged = np.ones(n), np.zeros(n), np.zeros(n, bool)
+    survives the shots flying at it, seconds until the FIRST of them is
+    assessed (0: none), and whether it is engaged at all (shots flying, or a
+    miss not yet assessed).
+
+    The first look, not the last, is what a further shot should wait for: it
+    either ends the threat or tells the next plan what is still flying at it.
+    (Waiting for the last look let a missile follow a missile 2 s later while
+    a fire group's slow intercept, 15 minutes out, was pending.)"""
+    survival, look_at, engaged = np.ones(n), np.full(n, np.inf), np.zeros(n, bool)
     for g in active:
         j = col.get(g.track)
         if j is not None:
             engaged[j] = True
             if g.state == "flying":
                 survival[j] *= g.survival
-            look_at[j] = max(look_at[j], g.t_intercept + look_s - now)
-    return survival, look_at, engaged
+            look_at[j] = min(look_at[j], max(g.t_intercept + look_s - now, 0.0))
+    return survival, np.where(engaged, look_at, 0.0), engaged

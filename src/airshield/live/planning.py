@@ -131,7 +131,8 @@ def prepare(req: PlanRequest):
                     engaged=req.engaged, urgency=tti, distance=dist, cost=eff.cost,
                     shots=shots, free=req.free, missile=req.missile, t_intercept=icp.t_intercept,
                     look_at=req.look_at, lam=req.lam, look_s=req.look_s, reserve=held,
-                    cheap=req.cheap, cheap_pk=req.cheap_pk, salvo=eff.salvo, t_launch=icp.t_launch)
+                    cheap=req.cheap, cheap_pk=req.cheap_pk, salvo=eff.salvo, t_launch=icp.t_launch,
+                    t_last=icp.t_last)
     return inp, icp, threats
 
 
