@@ -12,6 +12,7 @@ a second server in the child.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import pickle
 import struct
 import subprocess
@@ -88,8 +89,17 @@ class PlannerProcess:
             self.proc.wait()
 
 
+NICE = 10  # below the server: on a machine short of cores the picture goes first
+
+
 def main() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        # Plans are off the picture's path and may lag it by a step; the tracker and
+        # the browser may not wait for them on a busy machine.
+        os.nice(NICE)
+    except OSError:  # not permitted here: plan at the same priority
+        pass
     while True:
         try:
             planner, inp = _receive(stdin)
