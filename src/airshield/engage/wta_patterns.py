@@ -104,7 +104,7 @@ def enumerate_patterns(pairs: Pairs, cap: int = 20000, max_pairs: int = 24,
     # dominated by the empty pattern: no cheaper than letting the threat leak
     cost = v[pt] * S + C
     keep = (cost < v[pt]) | (C == 0)
-    rows, cols, vals = _trace(parents, added, counts, keep)
+    rows, cols, vals = pattern_entries(parents, added, counts, keep)
     pt, cost = pt[keep], cost[keep]
     # sure kills: that one shot alone
     sp = np.flatnonzero(sure)
@@ -128,7 +128,7 @@ def enumerate_patterns(pairs: Pairs, cap: int = 20000, max_pairs: int = 24,
                     np.searchsorted(pt, np.arange(T + 1)), complete & has_pairs)
 
 
-def _trace(parents, added, counts, keep):
+def pattern_entries(parents, added, counts, keep):
     """(pattern row, pair, shots) of every nonzero entry of the kept patterns."""
     idx = np.flatnonzero(keep)
     row = np.arange(len(idx))

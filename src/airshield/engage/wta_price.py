@@ -30,7 +30,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from airshield.engage.wta_pairs import Pairs
-from airshield.engage.wta_patterns import Patterns
+from airshield.engage.wta_patterns import Patterns, pattern_entries
 
 NODE_CAP = 1_000_000     # partial patterns alive at one depth, all threats
 THREAT_NODE_CAP = 200_000  # ... for one threat; past either, threats are given up
@@ -152,7 +152,7 @@ def price_patterns(pairs: Pairs, mu: np.ndarray, slack: np.ndarray | float = 0.0
     w = v[pt] * np.exp(-L)
     f = w + Cp
     keep = (f <= best[pt] + slack[pt] + tol[pt]) & (L > 0)       # the empty one comes next
-    rows, cols, vals = _trace(parents, added, counts, keep)
+    rows, cols, vals = pattern_entries(parents, added, counts, keep)
     pt, cost = pt[keep], (w + Ck)[keep]
     empty = np.flatnonzero(on)
     pt = np.r_[pt, empty]
@@ -209,16 +209,3 @@ def _give_up(keep, thr, lb, best, floor, complete, node_cap, threat_node_cap):
     return keep & ~gone
 
 
-def _trace(parents, added, counts, keep):
-    """(pattern row, pair, shots) of every nonzero entry of the kept patterns."""
-    idx = np.flatnonzero(keep)
-    row = np.arange(len(idx))
-    rows, cols, vals = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
-    for parent, pair, t in zip(reversed(parents), reversed(added), reversed(counts)):
-        hit = pair[idx] >= 0
-        rows.append(row[hit])
-        cols.append(pair[idx][hit])
-        vals.append(t[idx][hit].astype(np.float64))
-        idx = parent[idx]
-    return (np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64),
-            np.concatenate(vals))
