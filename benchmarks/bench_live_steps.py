@@ -29,6 +29,7 @@ from bench_web_latency import dense_scenario  # noqa: E402
 
 from airshield.alloc import keep_freed_memory  # noqa: E402
 from airshield.live.chain import Chain  # noqa: E402
+from airshield.track.config import TrackerConfig  # noqa: E402
 from airshield.live.planning import solve  # noqa: E402
 from airshield.web.gcidle import IdleCollector  # noqa: E402
 from airshield.web.hub import Hub, encode  # noqa: E402
@@ -43,6 +44,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--seed", type=int, default=20250907)
     ap.add_argument("--idle-gc", action="store_true", help="the live server's IdleCollector")
+    ap.add_argument("--reorder-s", type=float, default=0.0, help="the tracker's reorder window (the demo's: 0)")
     args = ap.parse_args()
     keep_freed_memory()
     pauses: list[tuple[int, float]] = []
@@ -56,7 +58,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         scn = dense_scenario(args.scenario, args.density, Path(tmp) / "dense.yaml")
-        chain = Chain(str(scn), seed=args.seed, policy="manual")
+        chain = Chain(str(scn), seed=args.seed, policy="manual",
+                      tracker_config=TrackerConfig(reorder_s=args.reorder_s))
     hub = Hub(chain.static_layers())
     w0 = time.time()
     while len(chain.picture) < args.tracks and chain.t < args.max_sim_s:

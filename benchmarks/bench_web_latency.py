@@ -10,8 +10,11 @@ client for ``--seconds``, and times every step:
 
 - report -> page: the page's receipt time of a step message (``onmessage``,
   stamped in the page with ``performance.timeOrigin + performance.now()``)
-  minus the wall time the step's reports entered the tracker (the chain stamps
-  it; the server puts it in the message). Same machine, same clock.
+  minus the wall time the reports this step used entered the tracker (the chain
+  stamps it; the server puts it in the message). With a reorder window of r
+  seconds a report waits ceil(r / dt) steps before the tracker uses it, and the
+  stamp is that earlier step's (session 4; before, it was the step's own, which
+  left out the one-step hold of the 1 s window). Same machine, same clock.
 - report -> page applied: the same, after the page has applied the message.
 - report -> WebSocket client: the same at a plain Python client.
 - of which the tracker step (the tracker alone, ``Tracker.step``), and the
@@ -210,6 +213,8 @@ def main() -> int:
                     help="measure from this scenario time even if --tracks was not reached")
     ap.add_argument("--warm-plan", action="store_true", help="plan during the warm-up too (slow)")
     ap.add_argument("--no-browser", action="store_true", help="only the plain WebSocket client")
+    ap.add_argument("--reorder-s", type=float, default=0.0,
+                    help="the tracker's reorder window (the demo's default 0; the stamps count the hold)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -219,7 +224,7 @@ def main() -> int:
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     scn = dense_scenario(args.scenario, args.density, tmp / "scenario.yaml")
     cmd = [sys.executable, "-c", BOOTSTRAP, "demo", str(scn), "--port", str(port), "--speed", "1000",
-           "--record", str(tmp / "run.sqlite")]
+           "--record", str(tmp / "run.sqlite"), "--reorder-s", str(args.reorder_s)]
     env = dict(os.environ)
     flag = tmp / "plan"
     if not args.warm_plan:
@@ -265,7 +270,7 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     if ws["report"].size == 0:
         raise SystemExit("no step messages received")
-    out = {
+    out = {"reorder_s": args.reorder_s,
         "scenario": f"{args.scenario} x{args.density:g}", "sim_t_start": h["t"], "sim_t_end": h_end["t"],
         "warmup_wall_s": round(warm, 1), "warmup_cpu_s": round(warm_cpu, 1),
         "live_tracks_mean": float(ws["tracks"].mean()), "live_tracks_min": int(ws["tracks"].min()),
@@ -301,7 +306,8 @@ def main() -> int:
         return 0
     print(f"live picture latency, {out['scenario']} from t={h['t']:.0f}s to {h_end['t']:.0f}s "
           f"({out['live_tracks_mean']:.0f} live tracks on average, {out['live_tracks_min']}-"
-          f"{out['live_tracks_max']}), {out['steps']} steps at {args.speed:g}x, {args.seconds:g} s")
+          f"{out['live_tracks_max']}), {out['steps']} steps at {args.speed:g}x, {args.seconds:g} s, "
+          f"reorder window {args.reorder_s:g} s")
     if br is not None:
         print(f"  report -> browser (received)  p50 {out['report_to_browser_ms_p50']:7.1f} ms   "
               f"p99 {out['report_to_browser_ms_p99']:7.1f} ms   (goal p99 < 250 ms; {out['browser_steps']} steps)")

@@ -139,7 +139,8 @@ def test_real_chain_demo_in_chromium(page, tmp_path):
             page.screenshot(path=str(ARTIFACTS / "live-picture-demo.png"))
         ev = next(e for e in runner.hub.events if e["kind"] == "outcome" and e.get("rec") == rec_id)
         assert ev["result"] in ("defeated", "missed", "lost")
-        page.wait_for_function("window.airshield.map.querySourceFeatures('outcomes').length >= 1", timeout=10_000)
+        # its ring is drawn on the overlay canvas (not a map source: no map repaint per step)
+        page.wait_for_function("window.airshield.overlay.outcomes >= 1", timeout=10_000)
         assert int(page.inner_text("#c-shots")) >= 1 and page.inner_text("#c-spent") != "$0"
         assert page.locator("#log li.decision", has_text=f"APPROVED {rec_id}:").count() == 1
         page.click("#btn-play")  # pause for a steady picture

@@ -247,3 +247,18 @@ def test_two_phase_step_is_the_same_run_and_threats_are_attack_classes():
     assert a.events == b.events and len(a.events) > 0
     assert a.snapshot().threats == b.snapshot().threats
     assert {CLASSES[int(i)] for i in b.picture.p_class.argmax(axis=1)} >= {"shahed"}
+
+
+@pytest.mark.parametrize("reorder_s,held", [(0.0, 0), (1.0, 1), (2.5, 3)])
+def test_latency_stamp_counts_from_when_the_released_reports_entered(reorder_s, held):
+    """Reports wait ceil(reorder_s / dt) steps in the tracker's reorder window: the
+    picture's latency stamp starts at the step they entered, not the latest one."""
+    from airshield.track.config import TrackerConfig
+
+    c = Chain(scenario(), seed=3, duration_s=30, tracker_config=TrackerConfig(reorder_s=reorder_s))
+    entered = []
+    for k in range(6):
+        c.track_step()
+        entered.append(c._wall_in[-1])
+        w_in, w_out = c.wall_track
+        assert w_in == entered[max(k - held, 0)] and w_in <= w_out

@@ -156,6 +156,8 @@ def demo(
     duration: Annotated[Optional[float], typer.Option(help="Override duration_s (seconds).")] = None,
     record: Annotated[Optional[Path], typer.Option(help="Event log (default runs/demo-<time>.sqlite).")] = None,
     no_record: Annotated[bool, typer.Option("--no-record", help="Keep no event log.")] = False,
+    reorder_s: Annotated[float, typer.Option("--reorder-s", help="Hold reports this long to sort them before "
+                                             "tracking (0: use each in the step it arrives).")] = 0.0,
 ) -> None:
     """Run a scenario live and serve the common operational picture (http://127.0.0.1:8000)."""
     with user_errors():
@@ -167,7 +169,7 @@ def demo(
             raise InputError(f"unknown policy {policy!r} (manual, approve_all, cost_cap)", field="--policy")
         path = None if no_record else (record or serve.default_record_path())
         runner = serve.build_live(scenario, speed=speed, seed=seed, policy=policy, cost_cap=cost_cap,
-                                  duration_s=duration, record=path)
+                                  duration_s=duration, record=path, reorder_s=reorder_s)
         say = lambda s: err.print(f"airshield: {s}", markup=False)  # noqa: E731
         if path is not None:
             say(f"recording to {path}")

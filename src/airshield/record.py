@@ -154,7 +154,12 @@ class Recorder:
 
     def frame(self, snapshot: Any, reports: Any = None) -> None:
         """Queue one truth step's picture; its events go in with ``event``."""
-        cols = {c: getattr(snapshot, c, None) for c in FRAME_COLUMNS[:-1]}
+        # A live chain's snapshot turns its tracker arrays into columns itself, on
+        # the writer thread: the step's path builds no TRACK dicts for the log.
+        columns = getattr(snapshot, "track_columns", None)
+        tracks = columns if callable(columns) and getattr(snapshot, "picture", None) is not None else None
+        cols = {c: getattr(snapshot, c, None) for c in FRAME_COLUMNS[1:-1]}
+        cols["tracks"] = tracks if tracks is not None else getattr(snapshot, "tracks", None)
         cols["reports"] = reports if reports is not None else getattr(snapshot, "reports", None)
         self._q.put(("frame", (float(snapshot.t), self._seq, cols)))
 
@@ -197,7 +202,8 @@ class Recorder:
                 events.append((seq, t, k, ref, dumps(ev).decode()))
             else:
                 t, last_seq, cols = item
-                cols["tracks"] = to_columns(cols["tracks"] or [])
+                tracks = cols["tracks"]
+                cols["tracks"] = tracks() if callable(tracks) else to_columns(tracks or [])
                 frames.append((t, last_seq, *(_pack(cols[c]) for c in FRAME_COLUMNS)))
         with con:
             con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", metas)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,23 +44,13 @@ from airshield.live.outcome import (Arsenal, OutcomeParams, aim_points, impact_l
 from airshield.live.desk import Desk
 from airshield.live.planning import PlanRequest, Solved, solve
 from airshield.live.policy import Roe, make_policy
+from airshield.live.snapshot import THREAT_KEYS, Snapshot, track_ids
 from airshield.sim.engine import HIT_T, Simulation
 from airshield.sim.run import build_suite
 from airshield.sim.scenario import THREAT_CLASSES, Scenario, load_scenario
 from airshield.track.config import TrackerConfig
 from airshield.track.picture import Picture
 from airshield.track.tracker import Tracker
-
-
-@dataclass
-class Snapshot:
-    t: float
-    tracks: list[dict]
-    threats: list[dict]
-    recommendations: list[dict]
-    events: list[dict]
-    counters: dict
-    effectors: list[dict]
 
 
 @dataclass
@@ -81,11 +72,6 @@ class _Truth:
     defeated: dict = field(default_factory=dict)  # class -> count
     leaked: dict = field(default_factory=dict)
     value_lost: float = 0.0
-
-
-def track_ids(pic: Picture) -> list[str]:
-    """TRACK ids ("T<number>") of a picture's rows, as in tracks.jsonl."""
-    return [f"T{i}" for i in pic.ids.tolist()]
 
 
 class Chain:
@@ -141,7 +127,9 @@ class Chain:
         self._next_plan = self.replan_s
         # Wall-clock stamps of the latest step, for the live picture's latency figures.
         self.stage_s: dict[str, float] = {}  # seconds per stage: sense, track, assess, solve
-        self.wall_track: tuple[float, float] | None = None  # Unix time reports entered / left the tracker
+        # Unix time the reports released by this step entered the tracker, and it returned.
+        self.wall_track: tuple[float, float] | None = None
+        self._wall_in: deque[float] = deque(maxlen=64)  # entry time of the latest steps' reports
 
     # -- public ---------------------------------------------------------------
     @property
@@ -233,7 +221,11 @@ class Chain:
         w1, c1 = time.time(), time.thread_time()
         self.picture = self.tracker.step(arrived, now)
         w2, c2 = time.time(), time.thread_time()
-        self.wall_track = (w1, w2)
+        # An on-time report waits in the reorder window for ceil(reorder_s / dt)
+        # steps before the tracker uses it: its latency counts from when it entered.
+        self._wall_in.append(w1)
+        held = min(math.ceil(self.tracker.cfg.reorder_s / sim.dt - 1e-9), len(self._wall_in) - 1)
+        self.wall_track = (self._wall_in[-1 - held], w2)
         desk = self.desk
         for g in [g for g in desk.active if g.state == "looking" and g.t_intercept + self.outcome.look_s <= now]:
             g.state = "done"
@@ -352,12 +344,9 @@ class Chain:
         """The picture now and the events since the last snapshot. ``tracks=False``
         leaves the track records out (a plan's update between two steps)."""
         pic = self.picture
-        tracks = pic.to_records() if tracks else []
-        for rec in tracks:
-            info = self.threat_info.get(rec["track"])
-            if info is not None:
-                rec["threat"] = {k: info[k] for k in ("target", "p_target", "tti_s", "expected_loss")}
         live = set(track_ids(pic))
+        threat_of = {k: {f: v[f] for f in THREAT_KEYS} for k, v in self.threat_info.items() if k in live} \
+            if tracks else {}
         threats = [{"track": k, "class": v["class"], "confidence": v["confidence"], "target": v["target"],
                     "tti_s": v["tti_s"], "expected_loss": v["expected_loss"]}
                    for k, v in self.threat_info.items() if k in live and k not in self.killed_tracks]
@@ -370,4 +359,5 @@ class Chain:
         effectors = [{"id": eff.ids[e], "kind": eff.kind_name(e), "lat": float(eff.lat[e]), "lon": float(eff.lon[e]),
                       "stock": int(self.arsenal.stock[e]), "busy": int(eff.channels[e] - free[e])}
                      for e in range(len(eff))]
-        return Snapshot(self.t, tracks, threats, recs, events, self.counters(), effectors)
+        return Snapshot(self.t, pic if tracks else None, threat_of, threats, recs, events, self.counters(),
+                        effectors)

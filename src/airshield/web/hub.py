@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from airshield.web.picture import FIELDS, home_nations, plain, static_layers, threat_list, track_rows
+from airshield.web.picture import (FIELDS, home_nations, picture_rows, plain, static_layers, threat_list,
+                                   track_rows)
 
 FULL = object()  # queue marker: build and send the whole picture now
 CHATTY = frozenset({"recommendation", "withdrawn"})  # the planner re-plans every few seconds
@@ -69,7 +70,9 @@ class Hub:
         clients drop their event log (a new ``epoch``)."""
         self.epoch += 1
         self.t: float | None = None
-        self.tracks: dict[str, dict] = {}
+        self._snap: Any = None  # the step whose TRACK dicts ``tracks`` gives (built on demand)
+        self._tracks: dict[str, dict] | None = {}
+        self._brief: dict[str, dict] = {}  # track id -> lat, lon, class (for events and threats)
         self.rows: dict[str, list] = {}
         self.trails: dict[str, deque] = {}
         self.threats: list[dict] = []
@@ -85,12 +88,16 @@ class Hub:
     def ingest(self, snap: Any, wall: tuple[float, float] | None = None, events: list | None = None) -> dict:
         """Take one step's Snapshot; return the tick message (changes only).
         ``events`` replaces the snapshot's own when the runner has filtered them."""
-        # The chain's dicts are plain JSON-ready Python (orjson also takes numpy
-        # scalars): kept as they are, never deep-copied, on this hot path.
-        tracks = list(getattr(snap, "tracks", None) or [])
-        rows = track_rows(tracks, self.home)
-        new_tracks = {r[0]: d for r, d in zip(rows, tracks)}
+        # A live chain's step comes as the tracker's arrays: rows straight from
+        # them (no TRACK dict per track on this hot path); other sources (replay,
+        # tests) give plain JSON-ready dicts, kept as they are, never deep-copied.
+        pic = getattr(snap, "picture", None)
+        if pic is not None:
+            rows = picture_rows(pic, getattr(snap, "threat_of", None) or {}, self.home)
+        else:
+            rows = track_rows(list(getattr(snap, "tracks", None) or []), self.home)
         new_rows = {r[0]: r for r in rows}
+        brief = {r[0]: {"lat": r[2], "lon": r[1], "class": r[8]} for r in rows}
         changed = [r for tid, r in new_rows.items() if self.rows.get(tid) != r]
         removed = [tid for tid in self.rows if tid not in new_rows]
         for tid in removed:
@@ -104,9 +111,9 @@ class Hub:
             if not trail or trail[-1] != (r[1], r[2]):
                 trail.append((r[1], r[2]))
         self.t = float(snap.t)
-        events = self._log(events if events is not None else getattr(snap, "events", None) or [], new_tracks)
-        self.tracks, self.rows = new_tracks, new_rows
-        self.threats = threat_list(getattr(snap, "threats", None) or [], new_tracks)
+        events = self._log(events if events is not None else getattr(snap, "events", None) or [], brief)
+        self._snap, self._tracks, self._brief, self.rows = snap, None, brief, new_rows
+        self.threats = threat_list(getattr(snap, "threats", None) or [], brief)
         self.recommendations = [dict(r) for r in getattr(snap, "recommendations", None) or []]
         self.counters = {**dict(getattr(snap, "counters", None) or {}), "live_tracks": len(new_rows)}
         effectors = list(getattr(snap, "effectors", None) or [])
@@ -129,7 +136,7 @@ class Hub:
         """A plan applied between two steps (no track rows): a ``plan`` message
         with the threats, open recommendations, new events and counters."""
         events = self._log(events if events is not None else getattr(snap, "events", None) or [])
-        self.threats = threat_list(getattr(snap, "threats", None) or [], self.tracks)
+        self.threats = threat_list(getattr(snap, "threats", None) or [], self._brief)
         self.recommendations = [dict(r) for r in getattr(snap, "recommendations", None) or []]
         self.counters = {**dict(getattr(snap, "counters", None) or {}), "live_tracks": len(self.rows)}
         effectors = list(getattr(snap, "effectors", None) or [])
@@ -163,7 +170,7 @@ class Hub:
             ev.setdefault("kind", ev.get("type", "event"))  # the chain says "type"; messages use "type" too
             if "lat" not in ev:  # place it for the map: where its track last was, or the asset hit
                 ref = next((str(ev[k]) for k in ("track", "threat") if ev.get(k) is not None), None)
-                d = (newer or {}).get(ref) or self.tracks.get(ref) or self._assets.get(ev.get("asset"))
+                d = (newer or {}).get(ref) or self._brief.get(ref) or self._assets.get(ev.get("asset"))
                 if d is not None:
                     ev["lat"], ev["lon"] = d.get("lat"), d.get("lon")
             self.events.append(ev)
@@ -181,6 +188,13 @@ class Hub:
             self.engagements.pop(str(ev.get("engagement") or ev.get("rec")), None)
 
     # -- views ----------------------------------------------------------------
+    @property
+    def tracks(self) -> dict[str, dict]:
+        """The latest step's TRACK dicts by id (with ``threat`` where assessed)."""
+        if self._tracks is None:
+            self._tracks = {str(d.get("track")): d for d in getattr(self._snap, "tracks", None) or []}
+        return self._tracks
+
     def full(self) -> dict:
         """The whole picture, for a client that just connected or fell behind."""
         return {"type": "full", "t": self.t, "fields": FIELDS, "tracks": list(self.rows.values()),

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from airshield import CLASSES, geo
+from airshield.io.records import TRACK_STATUS
 
 # Row layout of a track in WebSocket messages.
 FIELDS = ("track", "lon", "lat", "alt", "ve", "vn", "vu", "status", "cls", "conf", "sym",
@@ -127,6 +128,31 @@ def track_rows(tracks: list[dict], home: frozenset[str]) -> list[list]:
          for d, c in zip(tracks, cls)],
         [d.get("nation") for d in tracks],
     ]
+    return [list(r) for r in zip(*cols)]
+
+
+def picture_rows(pic, threat_of: dict[str, dict], home: frozenset[str]) -> list[list]:
+    """``track_rows`` of a live step straight from the tracker's arrays
+    (``airshield.track.picture.Picture``) and each track's threat, without a
+    TRACK dict per track: the same rows to display precision."""
+    n = len(pic)
+    if n == 0:
+        return []
+    ids = [f"T{i}" for i in pic.ids.tolist()]
+    lat, lon, alt = pic.lat, pic.lon, pic.alt
+    a, b, brg = ellipses(pic.cov_enu.reshape(-1, 9))
+    dlon, dlat = local_scale(lat, lon, alt)
+    best = np.argmax(pic.p_class, axis=1)
+    cls = [CLASSES[k] for k in best.tolist()]
+    conf = np.take_along_axis(pic.p_class, best[:, None], axis=1)[:, 0]
+    vel = pic.vel_enu.round(1)
+    sym = {c: symbol_key(c, None, home) for c in set(cls)}
+    tti = [None if c in NOT_THREATS or (x := threat_tti(threat_of.get(i))) is None else round(x, 1)
+           for i, c in zip(ids, cls)]
+    cols = [ids, _list(lon.round(6)), _list(lat.round(6)), _list(alt.round()),
+            _list(vel[:, 0]), _list(vel[:, 1]), _list(vel[:, 2]),
+            [TRACK_STATUS[s] for s in pic.status.tolist()], cls, _list(conf.round(3)), [sym[c] for c in cls],
+            _list(a.round(1)), _list(b.round(1)), _list(brg.round(1)), _sig6(dlon), _sig6(dlat), tti, [None] * n]
     return [list(r) for r in zip(*cols)]
 
 

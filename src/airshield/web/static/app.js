@@ -4,7 +4,7 @@
 // when that moves a track by a pixel or more at the current zoom. The moving
 // picture is one canvas over the map (overlay.js); the map repaints only when
 // the view moves.
-import { createMap, drawOutcomes, setEffectors } from "./map.js";
+import { createMap, setEffectors } from "./map.js";
 import { createOverlay, drawOverlay, pick } from "./overlay.js";
 import { TRACK_SYMBOLS, symbolDataUrl } from "./symbols.js";
 import * as P from "./panels.js";
@@ -12,12 +12,16 @@ import * as P from "./panels.js";
 const FRAME_MS = 200;  // map redraw period at most (5 Hz)
 const MIN_PX = 1.0;    // dead-reckon between steps only when the fastest track moves this many pixels
 const TRAIL_LEN = 60;
+// Effector stock labels are map symbols: a change repaints the whole map (most of
+// a second in software WebGL), so during a busy raid the map's labels follow at
+// most this often; the effector panel follows at once.
+const EFFECTOR_MAP_MS = 2000;
 
 const S = {
   I: {}, tracks: new Map(), trails: new Map(), threats: [], threatsTotal: 0, recs: [], effectors: [],
   effectorById: new Map(), outcomes: [], engagements: [], counters: {}, clock: {}, meta: {}, mode: "live", t: null,
-  lastSeq: 0, epoch: null, tickWall: performance.now(), dirty: { tracks: true, trails: true, panels: true, effectors: true },
-  drawnEl: 0, vmax: 0,
+  lastSeq: 0, epoch: null, tickWall: performance.now(), dirty: { tracks: true, panels: true, effectors: true },
+  drawnEl: 0, vmax: 0, effMapDirty: false, effMapWall: -Infinity,
   messages: 0, connected: false,
 };
 // latency: per step message, [scenario t, reports entered the tracker, server sent, page received,
@@ -52,7 +56,7 @@ function applyEvents(events) {
   const fresh = (events || []).filter((e) => e.seq > S.lastSeq);
   if (!fresh.length) return;
   S.lastSeq = fresh[fresh.length - 1].seq;
-  for (const e of fresh) if (e.result || e.outcome || e.kind === "impact") S.outcomes.push(e);
+  for (const e of fresh) if (e.result || e.outcome || e.kind === "impact") { S.outcomes.push(e); S.dirty.tracks = true; }
   if (S.outcomes.length > 500) S.outcomes.splice(0, S.outcomes.length - 500);
   P.appendLog(fresh);
 }
@@ -84,14 +88,14 @@ function onMessage(m) {
     for (const [id, tr] of Object.entries(m.trails || {})) S.trails.set(id, tr.slice(-TRAIL_LEN));
     S.t = m.t; S.tickWall = performance.now();
     applyCommon(m); applyEvents(m.events);
-    S.dirty.trails = true; S.dirty.tracks = true;
+    S.dirty.tracks = true;
     setMode();
   } else if (m.type === "tick") {
     if (m.fields) setFields(m.fields);
     applyTracks(m.tracks, m.removed);
     S.t = m.t; S.tickWall = performance.now();
     applyCommon(m); applyEvents(m.events);
-    S.dirty.trails = true; S.dirty.tracks = true;
+    S.dirty.tracks = true;
   } else if (m.type === "plan") {  // a plan applied between steps: threats, recommendations, events
     applyCommon(m); applyEvents(m.events);
   } else if (m.type === "events") {
@@ -181,8 +185,10 @@ function draw(map) {
   } else if (Math.abs(el - S.drawnEl) * S.vmax * pixelsPerMetre(map, S) >= MIN_PX) {
     drawOverlay(ov, map, S, el); S.drawnEl = el; drew = true;
   }
-  if (S.dirty.trails) { drawOutcomes(map, S); S.dirty.trails = false; }
-  if (S.dirty.effectors) { setEffectors(map, S.effectors); P.renderEffectors(S); S.dirty.effectors = false; }
+  if (S.dirty.effectors) { P.renderEffectors(S); S.dirty.effectors = false; S.effMapDirty = true; }
+  if (S.effMapDirty && performance.now() - S.effMapWall >= EFFECTOR_MAP_MS) {
+    setEffectors(map, S.effectors); S.effMapDirty = false; S.effMapWall = performance.now();
+  }
   if (S.dirty.panels) {
     P.renderBar(S); P.renderThreats(S, (id) => pickTrack(map, id)); P.renderRecs(S, decide);
     S.dirty.panels = false;

@@ -1,10 +1,10 @@
 // The map: MapLibre GL with a plain background, Natural Earth countries
-// (world-atlas TopoJSON -> GeoJSON) and the picture's GeoJSON sources. All
-// drawing is WebGL layers fed by setData; nothing here is one element per track.
+// (world-atlas TopoJSON -> GeoJSON) and the static picture (coverage, assets,
+// sensors, effectors) as WebGL layers. What changes every step is drawn on the
+// overlay canvas (overlay.js): a source's setData repaints the whole map.
 import { addSymbolImages, ensureLabel } from "./symbols.js";
 
 const EMPTY = { type: "FeatureCollection", features: [] };
-const OUTCOME_KEEP_S = 180; // outcome markers fade out after this much scenario time
 
 export async function createMap(container, layers) {
   const map = new maplibregl.Map({
@@ -22,7 +22,6 @@ export async function createMap(container, layers) {
   addSymbolImages(map);
   await addBasemap(map);
   addStaticLayers(map, layers);
-  addDynamicLayers(map);
   fitToPicture(map, layers);
   return map;
 }
@@ -87,16 +86,6 @@ export function setEffectors(map, effectors) {
   map.getSource("effectors")?.setData(data);
 }
 
-// Outcome rings change only when an engagement ends: a map layer. The moving
-// picture (tracks, vectors, trails, ellipses, engagements) is drawn by overlay.js.
-function addDynamicLayers(map) {
-  map.addSource("outcomes", { type: "geojson", data: EMPTY });
-  map.addLayer({ id: "outcomes", type: "circle", source: "outcomes",
-    paint: { "circle-radius": 9, "circle-color": "rgba(0,0,0,0)", "circle-stroke-width": 2.5,
-      "circle-stroke-color": ["match", ["get", "result"], "defeated", "#3ddc84", "leaked", "#ff5c5c", "#ffb020"],
-      "circle-stroke-opacity": ["get", "fade"] } });
-}
-
 function fitToPicture(map, layers) {
   const pts = [...(layers.assets || []), ...(layers.effectors || []),
     ...(layers.sensors || []).filter((s) => s.kind === "radar")].filter((p) => p.lat != null);
@@ -106,15 +95,3 @@ function fitToPicture(map, layers) {
   map.fitBounds(b, { padding: 60, duration: 0, maxZoom: 10 });
 }
 
-export function drawOutcomes(map, S) {
-  if (!S.outcomes.length && !S.outcomesShown) return;  // nothing to show, nothing shown: no repaint
-  const now = S.t ?? 0, feats = [];
-  for (const e of S.outcomes) {
-    const age = now - (e.t ?? now);
-    if (age > OUTCOME_KEEP_S || e.lat == null) continue;
-    feats.push({ type: "Feature", geometry: { type: "Point", coordinates: [e.lon, e.lat] },
-      properties: { result: e.kind === "impact" ? "leaked" : e.result || e.outcome || "missed", fade: Math.max(0.15, 1 - age / OUTCOME_KEEP_S) } });
-  }
-  map.getSource("outcomes").setData({ type: "FeatureCollection", features: feats });
-  S.outcomesShown = feats.length > 0;
-}

@@ -1,14 +1,17 @@
 // The moving picture on one 2-D canvas over the map: tracks (milsymbol sprites,
-// drawn once per symbol), heading vectors, trails, uncertainty ellipses and
-// engagement lines. A step redraws this canvas only (a few milliseconds for
-// 1,000 tracks); the WebGL map underneath repaints only when the view moves.
-// Updating map sources instead would re-tile and repaint the whole map several
-// times per step, which without a GPU (software WebGL) takes most of a second.
+// drawn once per symbol), heading vectors, trails, uncertainty ellipses,
+// engagement lines and outcome rings. A step redraws this canvas only (a few
+// milliseconds for 1,000 tracks); the WebGL map underneath repaints only when the
+// view moves. Updating a map source instead re-tiles and repaints the whole map,
+// which without a GPU (software WebGL) stalls the page for a large part of a
+// second: outcome rings fade every step during a raid, so they live here too.
 import { TRACK_SYMBOLS, milCanvas } from "./symbols.js";
 
 const LEADER_S = 60;        // heading vector: where the track will be in one minute
 const ELLIPSE_MINZOOM = 9;  // uncertainty ellipses only when zoomed in
 const HIT_PX = 12;          // a click this close to a track picks it
+const OUTCOME_KEEP_S = 180; // outcome rings fade out over this much scenario time
+const OUTCOME_COLORS = { defeated: "61,220,132", leaked: "255,92,92", other: "255,176,32" };
 const COLORS = {
   trail: { hostile: "rgba(255,107,107,0.45)", friend: "rgba(124,200,255,0.45)", neutral: "rgba(126,224,126,0.45)", unknown: "rgba(230,211,106,0.45)" },
   vector: { hostile: "#ff8f8f", friend: "#9fd8ff", neutral: "#a6f0a6", unknown: "#f2e28c" },
@@ -33,7 +36,7 @@ export function createOverlay(map) {
   const dpr = Math.min(window.devicePixelRatio || 1, 2);
   const sprites = {};
   for (const [key, def] of Object.entries(TRACK_SYMBOLS)) sprites[key] = milCanvas(def, 22);
-  const ov = { canvas, ctx: canvas.getContext("2d"), sprites, dpr, drawn: [], ellipses: 0, draws: 0, width: 0, height: 0 };
+  const ov = { canvas, ctx: canvas.getContext("2d"), sprites, dpr, drawn: [], ellipses: 0, outcomes: 0, draws: 0, width: 0, height: 0 };
   const resize = () => {
     const c = map.getCanvas();
     ov.width = c.clientWidth; ov.height = c.clientHeight;
@@ -97,6 +100,7 @@ export function drawOverlay(ov, map, S, el) {
   ctx.lineWidth = 1.5;
   for (const [aff, path] of Object.entries(vectors)) { ctx.strokeStyle = COLORS.vector[aff]; ctx.stroke(path); }
   drawEngagements(ctx, map, S, el);
+  ov.outcomes = drawOutcomes(ctx, map, S, ov);
   // Symbols last, hostile on top; birds small. Sizes follow the zoom as the map's icons do.
   const f = Math.min(Math.max((zoom - 6) / 4, 0), 1);
   const scale = { bird: 0.4 + 0.15 * f, other: 0.7 + 0.3 * f };
@@ -108,6 +112,31 @@ export function drawOverlay(ov, map, S, el) {
     ctx.drawImage(img, d.x - w / 2, d.y - h / 2, w, h);
   }
   ov.drawn = drawn; ov.ellipses = nEll; ov.draws++;
+}
+
+export function outcomeResult(e) {
+  return e.kind === "impact" ? "leaked" : e.result || e.outcome || "missed";
+}
+
+// Rings where engagements ended (defeated green, missed amber) and drones hit
+// (leaked red), fading with scenario age. Returns how many it drew.
+function drawOutcomes(ctx, map, S, ov) {
+  const now = S.t ?? 0, m = 20;
+  let n = 0;
+  ctx.save();
+  ctx.lineWidth = 2.5;
+  for (const e of S.outcomes) {
+    const age = now - (e.t ?? now);
+    if (age > OUTCOME_KEEP_S || e.lat == null || e.lon == null) continue;
+    const q = map.project([e.lon, e.lat]);
+    if (q.x < -m || q.y < -m || q.x > ov.width + m || q.y > ov.height + m) continue;
+    const res = outcomeResult(e), rgb = OUTCOME_COLORS[res] || OUTCOME_COLORS.other;
+    ctx.strokeStyle = `rgba(${rgb},${Math.max(0.15, 1 - age / OUTCOME_KEEP_S).toFixed(2)})`;
+    ctx.beginPath(); ctx.arc(q.x, q.y, 9, 0, 2 * Math.PI); ctx.stroke();
+    n++;
+  }
+  ctx.restore();
+  return n;
 }
 
 function drawEngagements(ctx, map, S, el) {
