@@ -132,11 +132,19 @@ def dense_scenario(name: str, k: float, out: Path) -> Path:
     return out
 
 
-async def ws_client(base: str, seconds: float) -> dict:
-    """A plain WebSocket client: receipt times, stage times, message sizes."""
+async def ws_client(base: str, seconds: float, start: asyncio.Event) -> dict:
+    """A plain WebSocket client: receipt times, stage times, message sizes,
+    recorded over the same window as the page (from ``start``: Chromium's own
+    start-up and first paint would otherwise starve this process too)."""
     m = {k: [] for k in ("report", "track", "track_cpu", "server_after", "publish_cpu", "sense", "bytes", "tracks",
                          "assess", "assess_cpu", "solve_cpu", "plan_lag")}
     async with websockets.connect(base.replace("http", "ws") + "ws", max_size=1 << 26) as ws:
+        give_up = time.time() + 180.0
+        while not start.is_set() and time.time() < give_up:  # keep up with the stream until the window opens
+            try:
+                await asyncio.wait_for(ws.recv(), timeout=0.5)
+            except asyncio.TimeoutError:
+                pass
         t_end = time.time() + seconds
         while time.time() < t_end:
             try:
@@ -163,7 +171,7 @@ async def ws_client(base: str, seconds: float) -> dict:
     return {k: np.array(v, float) for k, v in m.items()}
 
 
-async def browser(base: str, seconds: float) -> dict:
+async def browser(base: str, seconds: float, start: asyncio.Event) -> dict:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -172,10 +180,14 @@ async def browser(base: str, seconds: float) -> dict:
         await page.goto(base)
         await page.wait_for_function("window.airshield && window.airshield.ready", timeout=60_000)
         await page.wait_for_function("window.airshield.state.tracks.size > 0", timeout=60_000)
-        await asyncio.sleep(3.0)  # the first full picture and its layers
+        # the first full picture and its layers: the map idle (style, sources and
+        # sprites loaded), then a few seconds of the live stream
+        await page.wait_for_function("window.airshield.map && window.airshield.map.loaded()", timeout=60_000)
+        await asyncio.sleep(3.0)
         await page.evaluate("() => { const a = window.airshield; a.latency.length = 0; a.frames.length = 0;"
                             " a.frameMs.length = 0; a.frameMsAll = []; const f = a.frameMs;"
                             " const push = f.push.bind(f); f.push = (x) => { a.frameMsAll.push(x); return push(x); }; }")
+        start.set()
         await asyncio.sleep(seconds)
         got = await page.evaluate("() => { const a = window.airshield; return {latency: a.latency, "
                                   "frames: a.frames, draw: a.frameMsAll, tracks: a.state.tracks.size, "
@@ -190,9 +202,12 @@ async def browser(base: str, seconds: float) -> dict:
 
 
 async def measure(base: str, seconds: float, with_browser: bool) -> tuple[dict, dict | None]:
-    tasks = [ws_client(base, seconds)]
+    start = asyncio.Event()
+    tasks = [ws_client(base, seconds, start)]
     if with_browser:
-        tasks.append(browser(base, seconds))
+        tasks.append(browser(base, seconds, start))
+    else:
+        start.set()
     res = await asyncio.gather(*tasks)
     return res[0], (res[1] if with_browser else None)
 
@@ -311,6 +326,9 @@ def main() -> int:
     if br is not None:
         print(f"  report -> browser (received)  p50 {out['report_to_browser_ms_p50']:7.1f} ms   "
               f"p99 {out['report_to_browser_ms_p99']:7.1f} ms   (goal p99 < 250 ms; {out['browser_steps']} steps)")
+        rec = br["receive"] * 1000.0
+        worst = np.argsort(rec)[::-1][:3]
+        print("    slowest steps: " + ", ".join(f"{rec[k]:.0f} ms (step {k + 1} of {rec.size})" for k in worst))
         print(f"  report -> browser (applied)   p50 {out['report_to_page_applied_ms_p50']:7.1f} ms   "
               f"p99 {out['report_to_page_applied_ms_p99']:7.1f} ms")
     print(f"  report -> WebSocket client    p50 {out['ws_report_to_client_ms_p50']:7.1f} ms   "
