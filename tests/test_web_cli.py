@@ -35,6 +35,8 @@ def test_demo_errors_are_one_line(tmp_path):
         (["demo", "no-such-scenario", "--headless", "--no-record"], "unknown built-in scenario"),
         (["demo", "--headless", "--speed", "0", "--no-record"], "speed must be > 0"),
         (["demo", "--headless", "--policy", "yolo", "--no-record"], "unknown policy"),
+        (["demo", "--headless", "--reorder-s", "-1", "--no-record"], "--reorder-s: must be 0 to 60 seconds"),
+        (["demo", "--headless", "--reorder-s", "nan", "--no-record"], "--reorder-s: must be 0 to 60 seconds"),
         (["replay", str(tmp_path / "missing.sqlite"), "--headless"], "no such recording"),
     ]:
         res = cli.invoke(app, args)
