@@ -25,6 +25,16 @@ wall on a shared machine); peak resident memory of the process.
 tracker's stages and kernels, each timed with ``time.process_time`` (self time,
 nested stages excluded), per step after the warm-up.
 
+``--record-live FILE`` runs the live chain on the dense mass raid (the scenario of
+``bench_live_steps.py``: ``bench_web_latency.dense_scenario``) to ``--live-tracks``
+live tracks and ``--live-steps`` steps more, and saves every (reports, now) the
+tracker was given; ``--trace FILE`` replays such a trace through a fresh tracker
+and prints the CPU per step of the last ``--live-steps`` steps (p50/p99), the
+reports and scan batches per step, and with ``--phases`` where that time goes.
+The live chain's simulation does not depend on the tracker's output under the
+manual policy, so the trace is the tracker's exact input, without the
+simulator's cost.
+
 ``--run DIR`` instead replays a run directory (``airshield.track.batch.load_run`` +
 ``replay``, the code of ``airshield track``) and prints the same figures; the
 loaders here (``scenario``, ``load``) are meant for reuse by other benchmarks.
@@ -190,16 +200,17 @@ def measure(run: RunInput, warmup_s: float = 20.0, cfg: TrackerConfig | None = N
 _STAGES = ("ingest", "_process", "_batch", "_candidates", "_update_rounds", "_regate", "_update",
            "_initiate", "_manage", "_continue", "_flush_identity", "picture")
 _KERNELS = ("predict_ncv", "predict_modes", "imm_update", "combine", "innovation", "mahalanobis",
-            "assign", "spatial_candidates", "range_pregate")
+            "assign", "spatial_candidates", "range_pregate", "bearing_pregate")
 
 
-def phases(run: RunInput, warmup_s: float = 20.0, cfg: TrackerConfig | None = None) -> dict:
-    """CPU ms per step (after warm-up) spent in each stage and kernel, self time."""
-    import collections
+import contextlib
 
+
+@contextlib.contextmanager
+def _stage_timer(acc: dict):
+    """Time the tracker's stages and kernels (self time, process CPU) into ``acc``."""
     from airshield.track import tracker as trk
 
-    acc: collections.Counter = collections.Counter()
     stack: list[float] = []
     saved = []
 
@@ -216,7 +227,7 @@ def phases(run: RunInput, warmup_s: float = 20.0, cfg: TrackerConfig | None = No
                 return f(*a, **k)
             finally:
                 spent = time.process_time() - c
-                acc[name] += spent - stack.pop()
+                acc[name] = acc.get(name, 0.0) + spent - stack.pop()
                 if stack:
                     stack[-1] += spent
         setattr(obj, name, timed)
@@ -226,6 +237,16 @@ def phases(run: RunInput, warmup_s: float = 20.0, cfg: TrackerConfig | None = No
     for n in _KERNELS:
         wrap(trk, n)
     try:
+        yield acc
+    finally:
+        for obj, name, f in saved:
+            setattr(obj, name, f)
+
+
+def phases(run: RunInput, warmup_s: float = 20.0, cfg: TrackerConfig | None = None) -> dict:
+    """CPU ms per step (after warm-up) spent in each stage and kernel, self time."""
+    acc: dict = {}
+    with _stage_timer(acc):
         tracker = Tracker(run.sensors, cfg)
         t_first = float(np.min(run.arrival)) if len(run.detections) else 0.0
         steps, total = 0, 0.0
@@ -241,12 +262,99 @@ def phases(run: RunInput, warmup_s: float = 20.0, cfg: TrackerConfig | None = No
                 continue
             steps += 1
             total += time.process_time() - c
-    finally:
-        for obj, name, f in saved:
-            setattr(obj, name, f)
     steps = max(steps, 1)
     return {"step_ms": total / steps * 1e3,
-            "parts_ms": {k: v / steps * 1e3 for k, v in acc.most_common()}}
+            "parts_ms": {k: v / steps * 1e3 for k, v in sorted(acc.items(), key=lambda kv: -kv[1])}}
+
+
+def record_live(path: str, tracks: int = 1000, steps: int = 60, seed: int = 20250907,
+                scenario_name: str = "mass-raid-800", density: float = 8.0,
+                max_sim_s: float = 3000.0) -> None:
+    """Run the live chain (manual policy) to ``tracks`` live tracks plus ``steps``
+    steps; save the tracker's sensors and every (reports, now) it was given."""
+    import pickle
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_web_latency import dense_scenario
+
+    from airshield.live.chain import Chain
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scn = dense_scenario(scenario_name, density, Path(tmp) / "dense.yaml")
+        chain = Chain(str(scn), seed=seed, policy="manual")
+    trace: list = []
+    step = chain.tracker.step
+
+    def recorded(reports, now):
+        trace.append((reports, now))
+        return step(reports, now)
+
+    chain.tracker.step = recorded
+    while len(chain.picture) < tracks and chain.t < max_sim_s:
+        chain.track_step()
+    warm = len(trace)
+    for _ in range(steps):
+        chain.track_step()
+    with open(path, "wb") as f:
+        pickle.dump({"sensors": chain.tracker.sensors.sensors, "config": chain.tracker.cfg,
+                     "trace": trace, "warm": warm}, f)
+    print(f"# recorded {len(trace)} steps ({warm} warm-up) to {path}; "
+          f"{len(chain.picture)} live tracks at the end", flush=True)
+
+
+def replay_trace(path: str, steps: int = 60, with_phases: bool = False) -> dict:
+    """Replay a recorded live trace; CPU per step over its last ``steps`` steps."""
+    import pickle
+
+    with open(path, "rb") as f:
+        rec = pickle.load(f)
+    trace = rec["trace"]
+    first = max(len(trace) - steps, 0)
+    tracker = Tracker(rec["sensors"], rec["config"])
+    for reports, now in trace[:first]:
+        tracker.step(reports, now)
+    cpu, n_rep, n_batch, n_tracks = [], [], [], []
+    calls = [0]
+    batch = Tracker._batch
+
+    def counted(self, *a, **k):
+        calls[0] += 1
+        return batch(self, *a, **k)
+
+    Tracker._batch = counted
+    try:
+        def run():
+            for reports, now in trace[first:]:
+                calls[0] = 0
+                done = tracker.stats.processed
+                c = time.process_time()
+                pic = tracker.step(reports, now)
+                cpu.append(time.process_time() - c)
+                n_rep.append(tracker.stats.processed - done)
+                n_batch.append(calls[0])
+                n_tracks.append(tracker.state.n)
+            return pic
+
+        if with_phases:
+            acc: dict = {}
+            with _stage_timer(acc):
+                run()
+        else:
+            run()
+    finally:
+        Tracker._batch = batch
+    ms_ = np.array(cpu) * 1e3
+    out = {"steps": len(cpu), "cpu_p50_ms": float(np.percentile(ms_, 50)),
+           "cpu_p99_ms": float(np.percentile(ms_, 99)), "cpu_mean_ms": float(ms_.mean()),
+           "reports_per_step": float(np.mean(n_rep)), "batches_per_step": float(np.mean(n_batch)),
+           "track_rows": float(np.mean(n_tracks))}
+    if with_phases:
+        out["parts_ms"] = {k: v / len(cpu) * 1e3 for k, v in
+                           sorted(acc.items(), key=lambda kv: -kv[1])}
+    return out
 
 
 def _row(name: str, m: dict) -> str:
@@ -274,6 +382,11 @@ def main(argv=None) -> int:
     ap.add_argument("--ncv", action="store_true", help="one NCV model instead of the IMM")
     ap.add_argument("--default-malloc", action="store_true",
                     help="leave glibc malloc as it is (the CLI tunes it: airshield.alloc)")
+    ap.add_argument("--record-live", metavar="FILE",
+                    help="record the live chain's tracker input on the dense mass raid")
+    ap.add_argument("--trace", metavar="FILE", help="replay a recorded live trace")
+    ap.add_argument("--live-tracks", type=int, default=1000)
+    ap.add_argument("--live-steps", type=int, default=60)
     args = ap.parse_args(argv)
     if not args.default_malloc:
         from airshield.alloc import keep_freed_memory
@@ -284,6 +397,18 @@ def main(argv=None) -> int:
     print(f"# {os.cpu_count()} cores, load average {busy:.1f} (wall figures suffer above "
           f"{os.cpu_count()}; the CPU columns less)", flush=True)
     print(HEADER, flush=True)
+    if args.record_live:
+        record_live(args.record_live, args.live_tracks, args.live_steps)
+        return 0
+    if args.trace:
+        m = replay_trace(args.trace, args.live_steps, args.phases)
+        print(f"# live trace {args.trace}: last {m['steps']} steps, {m['track_rows']:.0f} track "
+              f"rows, {m['reports_per_step']:.0f} reports and {m['batches_per_step']:.1f} "
+              f"scan batches per step; Tracker.step CPU p50 {m['cpu_p50_ms']:.1f} ms, "
+              f"p99 {m['cpu_p99_ms']:.1f} ms, mean {m['cpu_mean_ms']:.1f} ms", flush=True)
+        for k, v in m.get("parts_ms", {}).items():
+            print(f"#   {k:<20} {v:6.2f} ms  {100 * v / m['cpu_mean_ms']:4.1f} %", flush=True)
+        return 0
     if args.run:
         print(_row(args.run[-22:], measure(load(args.run), warmup_s=0.0, cfg=cfg)), flush=True)
         return 0

@@ -69,7 +69,7 @@ def first_sources(path: Path, kinds: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def breakdown(run: Path, tracks_path: Path, sensors: list[dict]) -> None:
+def breakdown(run: Path, tracks_path: Path, sensors: list[dict], events: Path | None = None) -> None:
     o = read_scenario_json(run)["origin"]
     origin = (o["lat"], o["lon"], o.get("alt") or 0.0)
     tr = read_truth(run / "truth.jsonl")
@@ -125,6 +125,7 @@ def breakdown(run: Path, tracks_path: Path, sensors: list[dict]) -> None:
     kinds = collections.Counter()
     by_src = collections.Counter()
     gaps = []
+    log: list[dict] = []
     order = np.lexsort((x_step, tr.obj))
     for oi in np.unique(tr.obj):  # one object at a time: a diagnostic, not a hot path
         r = order[tr.obj[order] == oi]
@@ -149,6 +150,9 @@ def breakdown(run: Path, tracks_path: Path, sensors: list[dict]) -> None:
                 else:
                     kind = "lost"
                 kinds[kind] += 1
+                log.append({"kind": kind, "obj": int(oi), "t": float(step_t[s]),
+                            "old": str(tk.ids[prev]), "new": str(tk.ids[cur]),
+                            "held_steps": int((a == cur).sum())})
                 by_src[(kind, src.get(tk.ids[cur], "?"))] += 1
                 seen.add(cur)
             prev = cur
@@ -161,6 +165,8 @@ def breakdown(run: Path, tracks_path: Path, sensors: list[dict]) -> None:
     if gaps:
         print(f"    re-initiated after a silence of (s) p25/50/75: "
               f"{np.percentile(gaps, [25, 50, 75]).round(0).tolist()}")
+    if events is not None:
+        events.write_bytes(b"\n".join(orjson.dumps(e) for e in log) + b"\n")
     used = np.zeros(len(tk.ids), bool)
     used[assigned[assigned >= 0]] = True
     shown = np.zeros(len(tk.ids), bool)
@@ -190,6 +196,8 @@ def main(argv=None) -> int:
     ap.add_argument("run")
     ap.add_argument("--every", type=int, default=10, help="use one truth sample in this many")
     ap.add_argument("--tracks", type=Path, help="also break down this tracks file's extra tracks and misses")
+    ap.add_argument("--events", type=Path, help="with --tracks: write each extra track (kind, object, "
+                    "time, old and new id) to this JSON-lines file")
     args = ap.parse_args(argv)
     run = Path(args.run)
     tr = read_truth(run / "truth.jsonl")
@@ -200,7 +208,7 @@ def main(argv=None) -> int:
     print(f"{run}: {len(cov.radar):,} truth samples (1 in {args.every})")
     coverage_table(cov, tr.cls[sub], len(cov.radar))
     if args.tracks:
-        breakdown(run, args.tracks, sensors)
+        breakdown(run, args.tracks, sensors, args.events)
     return 0
 
 

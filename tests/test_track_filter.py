@@ -405,6 +405,46 @@ def test_range_pregate_never_drops_a_pair_inside_the_gate():
                          lim).all()  # other report kinds pass
 
 
+@pytest.mark.parametrize("mtype", [ms.AZ, ms.AZEL])
+def test_bearing_pregate_never_drops_a_pair_inside_the_gate(mtype):
+    """The pre-gate on azimuth alone (gate.bearing_pregate) may only drop pairs
+    that the full chi-square gate also rejects (checked against predict_ncv +
+    innovation + mahalanobis on random tracks, sensors and bearings, tight and
+    vague, late and early), and it must drop bearings pointing elsewhere."""
+    from airshield.track.gate import bearing_pregate, gate_thresholds
+    from airshield.track.predict import predict_ncv
+    from airshield.track.update import innovation, mahalanobis
+    rng = np.random.default_rng(27)
+    k = 4000
+    xm, Pm, _, R = _random_tracks(rng, k, 1)
+    scale = rng.uniform(0.05, 50.0, k)
+    x, P = xm[:, 0], Pm[:, 0] * scale[:, None, None]
+    # a microphone 1-20 km from each track, anywhere around it
+    lat, lon, alt = geo.ecef_to_geodetic(*x[:, :3].T)
+    rng_m, brg = rng.uniform(1e3, 20e3, k), rng.uniform(0.0, 2 * np.pi, k)
+    s_lat, s_lon, _ = geo.enu_to_geodetic(rng_m * np.sin(brg), rng_m * np.cos(brg), -alt, lat, lon, alt)
+    s_ecef = np.stack(geo.geodetic_to_ecef(s_lat, s_lon, np.zeros(k)), -1)
+    s_R = geo.enu_to_ecef_rotation(s_lat, s_lon).reshape(k, 3, 3)
+    dt = rng.uniform(-4.0, 4.0, k)
+    sig = np.tile([np.radians(2.0), np.radians(3.0), np.nan, np.nan], (k, 1))
+    xc, Pc = predict_ncv(x, P, dt, R, 2.0, 50.0, 30.0)
+    zhat, _ = ms.predict_measurement(mtype, xc, s_ecef, s_R)
+    z = np.full((k, 4), np.nan)
+    m = ms.DIM[mtype]
+    z[:, :m] = zhat + rng.normal(0, 1.0, (k, m)) * sig[:, :m] * rng.uniform(0.5, 4.0, (k, 1))
+    z[k // 2:, 0] += rng.uniform(-np.pi, np.pi, k - k // 2)  # bearings of other objects
+    y, _, S, _, _ = innovation(mtype, xc, Pc, z, sig, s_ecef, s_R)
+    d2 = mahalanobis(y, S)[0]
+    lim = np.full(k, gate_thresholds(0.9999)[m])
+    types = np.full(k, mtype, np.int8)
+    keep = bearing_pregate(x, P, dt, R, 2.0, 50.0, 30.0, types, z, sig, s_ecef, s_R, lim)
+    assert keep[d2 < lim].all()
+    far = (np.arange(k) >= k // 2) & (d2 > 10 * lim)
+    assert (~keep[far]).mean() > 0.5  # and it has teeth
+    assert bearing_pregate(x, P, dt, R, 2.0, 50.0, 30.0, np.full(k, ms.POLAR_RR, np.int8), z, sig,
+                           s_ecef, s_R, lim).all()  # other report kinds pass
+
+
 def test_assignment_with_lone_pairs_is_still_optimal():
     """associate.assign takes lone pairs directly and clusters the rest: its total
     cost equals the optimum of the whole augmented problem."""
@@ -431,3 +471,105 @@ def test_assignment_with_lone_pairs_is_still_optimal():
         C[ut.size:, up.size:] = 0.0
         r, c = linear_sum_assignment(C)
         assert np.isclose(got, C[r, c].sum())
+
+
+def _assignment_optimum(ti, pj, cost, miss):
+    from scipy.optimize import linear_sum_assignment
+    ut, a = np.unique(ti, return_inverse=True)
+    up, b = np.unique(pj, return_inverse=True)
+    C = np.full((ut.size + up.size, up.size + ut.size), 1e9)
+    C[a, b] = cost
+    C[np.arange(ut.size), up.size + np.arange(ut.size)] = miss
+    C[ut.size + np.arange(up.size), np.arange(up.size)] = miss
+    C[ut.size:, up.size:] = 0.0
+    r, c = linear_sum_assignment(C)
+    return C[r, c].sum()
+
+
+def test_assignment_of_small_problems_and_stars_is_optimal():
+    """Every path of associate.assign (one pair, one track or one report, a
+    small whole problem, clusters numbered all at once) reaches the optimum of
+    the whole augmented problem solved by linear_sum_assignment."""
+    from airshield.track.associate import assign
+    rng = np.random.default_rng(28)
+    for trial in range(400):
+        n = int(rng.integers(1, 60))
+        if trial % 4 == 0:  # a star: one report, several tracks
+            ti, pj = rng.choice(80, n, replace=False), np.zeros(n, np.int64)
+        elif trial % 4 == 1:  # one track, several reports
+            ti, pj = np.zeros(n, np.int64), rng.choice(80, n, replace=False)
+        else:
+            key = np.unique(rng.integers(0, 12, n) * 1000 + rng.integers(0, 12, n))
+            ti, pj = key // 1000, key % 1000
+        cost = rng.uniform(0.0, 30.0, ti.size)
+        miss = 12.0
+        sel = assign(ti, pj, cost, miss, miss)
+        assert np.unique(ti[sel]).size == sel.size and np.unique(pj[sel]).size == sel.size
+        got = cost[sel].sum() + miss * (np.unique(ti).size - sel.size + np.unique(pj).size - sel.size)
+        assert got == pytest.approx(_assignment_optimum(ti, pj, cost, miss), abs=1e-9)
+
+
+def test_column_sums_equal_numpy_reductions():
+    """linalg.sum_last / max_last (column by column) give exactly numpy's sum and
+    max over a small last axis, the reductions they replace."""
+    from airshield.track.linalg import max_last, sum_last
+    rng = np.random.default_rng(29)
+    for w in range(1, 8):
+        a = rng.normal(0, 1e3, (257, 3, w)) * rng.uniform(1e-6, 1e6, (257, 1, 1))
+        assert np.array_equal(sum_last(a), a.sum(axis=-1))
+        assert np.array_equal(max_last(a), a.max(axis=-1))
+    v = rng.normal(0, 100.0, (500, 4, 3))
+    assert np.array_equal(np.sqrt(sum_last(v * v)), np.linalg.norm(v, axis=-1))
+
+
+def test_small_batch_candidates_match_the_kd_tree_search():
+    """gate.spatial_candidates and reach_candidates test every track directly for
+    a handful of plots or sensors: the same pairs as the KD-tree search."""
+    from airshield.track import gate
+    rng = np.random.default_rng(30)
+    nt = 1500
+    tpos = rng.uniform(-2e5, 2e5, (nt, 3))
+    tsig = np.exp(rng.uniform(np.log(30.0), np.log(3e4), nt))  # tight and loose tracks
+    sens = rng.uniform(-2e5, 2e5, (40, 3))
+    reach = rng.uniform(5e3, 6e4, 40)
+    saved = gate.BRUTE_PLOTS
+    try:
+        for npl in (1, 2, 5, 8):
+            ppos = tpos[rng.choice(nt, npl)] + rng.normal(0, 2e3, (npl, 3))
+            psig = rng.uniform(20.0, 500.0, npl)
+            of = rng.integers(0, 40, 3 * npl)
+            got = []
+            for brute in (gate.BRUTE_PLOTS, 0):
+                gate.BRUTE_PLOTS = brute
+                a, b = gate.spatial_candidates(tpos, tsig, ppos, psig, 3.7, 150.0)
+                c, d = gate.reach_candidates(tpos, sens, reach, of, np.arange(of.size))
+                got.append((sorted(zip(a.tolist(), b.tolist())), sorted(zip(c.tolist(), d.tolist()))))
+            gate.BRUTE_PLOTS = saved
+            assert got[0] == got[1]
+            assert got[0][0] and got[0][1]  # not vacuous
+    finally:
+        gate.BRUTE_PLOTS = saved
+
+
+def test_ncv_transition_and_mode_spread_match_the_straightforward_formulas():
+    """predict.ncv_transition equals motion.transition of the one-mode straight
+    model (tau infinite: bit for bit); predict._spread (moment matching with
+    flattened outer products) equals the textbook mixture moments."""
+    from airshield.track.predict import _spread, ncv_transition
+    rng = np.random.default_rng(31)
+    k = 300
+    xm, Pm, _, R = _random_tracks(rng, k, 4)
+    dt = rng.uniform(-30.0, 30.0, k)
+    ncv = MotionModels(np.zeros(1), np.array([2.0]), np.array([0.5]), np.array([np.inf]))
+    assert np.array_equal(ncv_transition(dt, R), transition(ncv, dt, R)[:, 0])
+    tau = 30.0
+    ncv_tau = MotionModels(np.zeros(1), np.array([2.0]), np.array([0.5]), np.array([np.inf]), tau)
+    assert np.allclose(ncv_transition(dt, R, tau), transition(ncv_tau, dt, R)[:, 0], atol=1e-9)
+    w = rng.dirichlet(np.ones(4), (k, 4))  # (K, J, M): weights of mixture j over modes
+    x0, P0 = _spread(w, xm, Pm)
+    for j in range(4):
+        mean = np.einsum("km,kmi->ki", w[:, j], xm)
+        e = xm - mean[:, None]
+        cov = np.einsum("km,kmij->kij", w[:, j], Pm + e[..., :, None] * e[..., None, :])
+        assert np.allclose(x0[:, j], mean, rtol=0, atol=1e-6)
+        assert np.allclose(P0[:, j], cov, rtol=1e-9, atol=1e-6)

@@ -35,8 +35,11 @@ def assign(ti: np.ndarray, pj: np.ndarray, cost: np.ndarray, miss_track: float,
     nt, npl = ut.size, up.size
     if nt == npairs and npl == npairs:  # no track or report in two pairs: no conflict
         return np.flatnonzero(cost < miss_track + miss_plot)
+    if nt == 1 or npl == 1:  # one star (a late report and its few tracks): its cheapest pair
+        best = int(np.argmin(cost))
+        return np.array([best] if cost[best] < miss_track + miss_plot else [], np.int64)
     if npairs <= SMALL:  # one small problem: cheaper solved whole than clustered
-        return _solve_cluster(np.arange(npairs), tl, pl, cost, miss_track, miss_plot)
+        return _solve_cluster(np.arange(npairs), tl, pl, nt, npl, cost, miss_track, miss_plot)
     # a pair whose track and report are in no other pair is a cluster of its own
     # (the common case in a raid): taken if it beats leaving both unassigned, and
     # only the rest goes through the graph
@@ -65,17 +68,31 @@ def assign(ti: np.ndarray, pj: np.ndarray, cost: np.ndarray, miss_track: float,
         chosen.append(best[cost[best] < miss_track + miss_plot])
     multi = np.flatnonzero(~star)
     if multi.size:
+        # each track's and report's index within its cluster (ascending, as np.unique
+        # would number them), for all clusters at once
+        t_loc, p_loc = _rank_within(label[:nt]), _rank_within(label[nt:])
         order = multi[np.argsort(comp[multi], kind="stable")]
         bounds = np.flatnonzero(np.diff(comp[order])) + 1
         for grp in np.split(order, bounds):
-            chosen.append(_solve_cluster(grp, tl[grp], pl[grp], cost[grp], miss_track, miss_plot))
+            c = comp[grp[0]]
+            chosen.append(_solve_cluster(grp, t_loc[tl[grp]], p_loc[pl[grp]], int(n_tr[c]),
+                                         int(n_pl[c]), cost[grp], miss_track, miss_plot))
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
 
 
-def _solve_cluster(grp, t_idx, p_idx, cost, miss_track, miss_plot) -> np.ndarray:
-    ut, a = np.unique(t_idx, return_inverse=True)
-    up, b = np.unique(p_idx, return_inverse=True)
-    nt, npl = ut.size, up.size
+def _rank_within(label: np.ndarray) -> np.ndarray:
+    """Position of each element among those with the same label, in index order."""
+    order = np.argsort(label, kind="stable")
+    first = np.r_[0, np.flatnonzero(np.diff(label[order])) + 1]
+    start = np.repeat(first, np.diff(np.r_[first, order.size]))
+    rank = np.empty(label.size, np.int64)
+    rank[order] = np.arange(order.size) - start
+    return rank
+
+
+def _solve_cluster(grp, a, b, nt, npl, cost, miss_track, miss_plot) -> np.ndarray:
+    """Optimal assignment of one cluster; a, b number its tracks 0..nt-1 and
+    its reports 0..npl-1."""
     # [[pairs, track-miss diagonal], [report-miss diagonal, 0]]
     C = np.full((nt + npl, npl + nt), _FORBIDDEN)
     C[a, b] = cost

@@ -25,6 +25,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from airshield import CLASS_INDEX, CLASSES
+from airshield.track.linalg import max_last, sum_last
 
 K = len(CLASSES)
 AIRCRAFT = CLASS_INDEX["aircraft"]
@@ -85,30 +86,40 @@ def _half_t_logpdf(x, scale):
 
 
 def class_log_likelihoods(speed_mps, alt_m, climb_mps, turn_rate_dps) -> np.ndarray:
-    """(N, 7) log densities of the kinematics under each class (see class_likelihoods)."""
+    """(N, 7) log densities of the kinematics under each class (see class_likelihoods).
+
+    Every kinematic mode of ``MODES`` is one column of (N, modes) arrays, so the
+    whole table is a few dozen numpy calls whatever the number of modes (a loop
+    over the modes cost about 200 small calls per kinematic pass)."""
     v, h, c, w = (np.atleast_1d(np.asarray(a, float)) for a in (speed_mps, alt_m, climb_mps,
                                                                    turn_rate_dps))
     v, h, c, w = np.broadcast_arrays(v, h, c, w)
-    out = np.full((v.shape[0], K), -np.inf)
+    v, h, c, w = v[:, None], h[:, None], c[:, None], w[:, None]
     # NaN feature = not observed (e.g. no height on a bearing-only track): factor 1.
     def term(x, logpdf):
         return np.where(np.isfinite(x), logpdf, 0.0)
 
+    wt, med, s, lo, hi, edge, climb, turn = _MODE_TABLE
     with np.errstate(invalid="ignore", over="ignore"):
-        for cls, wt, med, s, lo, hi, edge, climb, turn in MODES:
-            ll = (np.log(wt) + term(v, _lognormal_logpdf(v, med, s))
-                  + term(h, _soft_box_logpdf(h, lo, hi, edge))
-                  + term(c, _t_logpdf(c / climb) - np.log(climb))
-                  + term(w, _half_t_logpdf(w, turn)))
-            j = CLASS_INDEX[cls]
-            out[:, j] = np.logaddexp(out[:, j], ll)
+        ll = (np.log(wt) + term(v, _lognormal_logpdf(v, med, s))
+              + term(h, _soft_box_logpdf(h, lo, hi, edge))
+              + term(c, _t_logpdf(c / climb) - np.log(climb))
+              + term(w, _half_t_logpdf(w, turn)))
+        out = np.full((v.shape[0], K), -np.inf)
+        for m, j in enumerate(_MODE_CLASS):  # columns; a class with two modes sums them
+            out[:, j] = np.logaddexp(out[:, j], ll[:, m])
         vmin, vmax = UNKNOWN_SPEED
         lu = (term(v, -np.log(np.clip(v, vmin, vmax) * np.log(vmax / vmin)))
               + term(h, _soft_box_logpdf(h, *UNKNOWN_HEIGHT))
               + term(c, _t_logpdf(c / UNKNOWN_CLIMB) - np.log(UNKNOWN_CLIMB))
               + term(w, _half_t_logpdf(w, UNKNOWN_TURN)))
-    out[:, UNKNOWN] = lu
+    out[:, UNKNOWN] = lu[:, 0]
     return out
+
+
+# MODES as columns: weight, speed median, log-sigma, height lo/hi/edge, climb, turn scales
+_MODE_TABLE = tuple(np.array([m[k] for m in MODES], float) for k in range(1, 9))
+_MODE_CLASS = [CLASS_INDEX[m[0]] for m in MODES]
 
 
 def class_likelihoods(speed_mps, alt_m, climb_mps, turn_rate_dps) -> np.ndarray:
@@ -120,7 +131,7 @@ def class_likelihoods(speed_mps, alt_m, climb_mps, turn_rate_dps) -> np.ndarray:
     factor out. Rows are scaled so their largest entry is 1 (only ratios matter).
     """
     ll = class_log_likelihoods(speed_mps, alt_m, climb_mps, turn_rate_dps)
-    return np.exp(ll - ll.max(axis=1, keepdims=True))
+    return np.exp(ll - max_last(ll)[:, None])
 
 
 def _floor_vector(floor: float) -> np.ndarray:
@@ -155,13 +166,13 @@ def update_class(p_class, kin_like, hint, is_adsb, hint_weight: float = 0.7, *,
         lk = kin_weight * np.log(np.clip(kin, 0.0, None))
     ok = np.isfinite(kin).all(axis=1) & (kin > 0).any(axis=1)
     lk = np.where(ok[:, None], lk, 0.0)
-    lk = lk - lk.max(axis=1, keepdims=True)
+    lk = lk - max_last(lk)[:, None]
     lk = np.maximum(lk, -np.log(max_ratio))
 
     h = np.asarray(hint, float).reshape(n, K)
-    hok = np.isfinite(h).all(axis=1) & (h >= 0).all(axis=1) & (h.sum(axis=1) > 0)
+    hok = np.isfinite(h).all(axis=1) & (h >= 0).all(axis=1) & (sum_last(h) > 0)
     hs = np.where(hok[:, None], h, 1.0)
-    hs = hs / hs.sum(axis=1, keepdims=True)
+    hs = hs / sum_last(hs)[:, None]
     lh = np.where(hok[:, None], hint_weight * np.log(hs + hint_floor), 0.0)
 
     la = np.zeros((n, K))
@@ -170,8 +181,8 @@ def update_class(p_class, kin_like, hint, is_adsb, hint_weight: float = 0.7, *,
     la[adsb, AIRCRAFT] = 0.0
 
     post = logp + lk + lh + la
-    post = np.exp(post - post.max(axis=1, keepdims=True))
-    post /= post.sum(axis=1, keepdims=True)
+    post = np.exp(post - max_last(post)[:, None])
+    post /= sum_last(post)[:, None]
     f = _floor_vector(floor)
     return f + (1.0 - f.sum()) * post
 

@@ -101,3 +101,25 @@ def _inv_chol(S: np.ndarray):
                 a = a + W[p][i] * W[p][j]
             out[:, i, j] = out[:, j, i] = a
     return out, logdet
+
+
+def sum_last(a: np.ndarray) -> np.ndarray:
+    """a.sum(axis=-1) for a small last axis (modes, measurement components, 3-D
+    vectors), added column by column: the same sums (numpy adds fewer than eight
+    numbers in order) without a reduction's per-row overhead, several times
+    cheaper on a thousand rows of four."""
+    w = a.shape[-1]
+    if w == 1:
+        return a[..., 0].copy()
+    out = a[..., 0] + a[..., 1]
+    for k in range(2, w):
+        out += a[..., k]
+    return out
+
+
+def max_last(a: np.ndarray) -> np.ndarray:
+    """a.max(axis=-1) for a small last axis, column by column (exact)."""
+    out = a[..., 0].copy()
+    for k in range(1, a.shape[-1]):
+        np.maximum(out, a[..., k], out=out)
+    return out

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from airshield import SENSOR_KINDS
 from airshield.track.config import TrackerConfig
 from airshield.track.gate import chi2_gate
 from airshield.track.motion import predict_positions
@@ -86,17 +87,90 @@ def coasting(state: TrackState, rows: np.ndarray, now: float, cfg: TrackerConfig
     return now - state.t_hit[rows] > cfg.coast_after_s
 
 
-def shown(P: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
+def shown(P: np.ndarray, cfg: TrackerConfig, x: np.ndarray | None = None,
+          ranged: np.ndarray | None = None) -> np.ndarray:
     """Track quality: True where a confirmed track's position is good enough to
     show (RMS 3-D position error sqrt(trace P_pos) <= show_max_rms_m). A vaguer
     track (coasting long after its last report, or held by one microphone's
     bearings, which fix no range) is kept and updated under its id, but the
     picture does not carry it: beyond that RMS it is more likely a false track
-    plus a missed object than a useful one (see TrackerConfig.show_max_rms_m)."""
+    plus a missed object than a useful one (see TrackerConfig.show_max_rms_m).
+
+    Options (off by default; they need the ECEF states ``x``, whose positions
+    fix the local vertical): a horizontal RMS limit (show_max_rms_h_m) and a
+    height-sigma limit (show_max_sigma_v_m), the latter only for rows where
+    ``ranged`` is True (a sensor measured the height) when it is given. In a
+    wave of drones 1-3 km apart the vague shown track is the one GOSPA gives to
+    a neighbour, mostly through its height (TRACKER.md "Quality (session 4)")."""
     lim = cfg.show_max_rms_m
-    if lim is None or not np.isfinite(lim):
-        return np.ones(P.shape[0], bool)
-    return np.trace(P[:, :3, :3], axis1=1, axis2=2) <= lim * lim
+    ok = (np.ones(P.shape[0], bool) if lim is None or not np.isfinite(lim)
+          else np.trace(P[:, :3, :3], axis1=1, axis2=2) <= lim * lim)
+    lim_h = cfg.show_max_rms_h_m
+    if x is not None and lim_h is not None and np.isfinite(lim_h) and P.shape[0]:
+        # up: the ellipsoid normal (geocentric direction is within 0.2 deg of it)
+        up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1, keepdims=True)
+        var_up = np.einsum("ni,nij,nj->n", up, P[:, :3, :3], up)
+        ok &= np.trace(P[:, :3, :3], axis1=1, axis2=2) - var_up <= lim_h * lim_h
+    lim_v = cfg.show_max_sigma_v_m
+    if x is not None and lim_v is not None and np.isfinite(lim_v) and P.shape[0]:
+        up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1, keepdims=True)
+        vague = np.einsum("ni,nij,nj->n", up, P[:, :3, :3], up) > lim_v * lim_v
+        if ranged is not None:  # only where a sensor measured its height: a track
+            vague &= ranged  # whose height no sensor sees is judged in 3-D alone
+        ok &= ~vague
+    return ok
+
+
+def height_blind(sensors) -> np.ndarray:
+    """(S,) True for sensors that never measure height: acoustic arrays that
+    report azimuth only (no ``sigma_el_deg`` in sensors.json)."""
+    kind = np.asarray(sensors.kind)
+    sig_el = sensors.sensors.param("sigma_el_deg")
+    return (kind == SENSOR_KINDS.index("acoustic")) & ~(sig_el > 0)
+
+
+def bound_unseen_height(state: TrackState, blind: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
+    """Height sigma of tracks that only height-blind sensors fed recently (their
+    whole source ring) held at ``unseen_height_sigma_m``, the prior a crossing of
+    azimuths starts from (triangulate.py): no sensor sees the height, so it can
+    never be less known than that population prior, yet the IMM grows it (the
+    dive mode's vertical noise mixes in at every prediction: an azimuth-only
+    track went from 500 to 720 m in two minutes). Covariance projection: the
+    vertical position row and column of every mode and of the combination are
+    scaled (a congruence, so they stay positive definite); the estimate is not
+    moved. Returns the rows bounded."""
+    lim = cfg.unseen_height_sigma_m
+    if lim is None or state.n == 0:
+        return np.zeros(0, np.int64)
+    src = state.src[:state.n]
+    valid = src >= 0
+    only_blind = valid.any(axis=1) & (~valid | blind[np.maximum(src, 0)]).all(axis=1)
+    rows = np.flatnonzero(only_blind)
+    if rows.size == 0:
+        return rows
+    up = state.x[rows, :3] / np.linalg.norm(state.x[rows, :3], axis=1, keepdims=True)
+    var = np.einsum("ni,nij,nj->n", up, state.P[rows, :3, :3], up)
+    big = var > lim * lim
+    rows, up = rows[big], up[big]
+    if rows.size == 0:
+        return rows
+    e = np.zeros((rows.size, 6))
+    e[:, :3] = up
+    ee = e[:, :, None] * e[:, None, :]
+    eye = np.eye(6)
+
+    def project(P):  # P: (K, 6, 6); scale its vertical position part down to lim
+        v = np.einsum("ni,nij,nj->n", e, P, e)
+        k = np.minimum(1.0, lim / np.sqrt(np.maximum(v, 1e-12)))
+        D = eye + (k - 1.0)[:, None, None] * ee
+        return D @ P @ D
+
+    state.P[rows] = project(state.P[rows])
+    Pm = state.Pm[rows]
+    for m in range(Pm.shape[1]):
+        Pm[:, m] = project(Pm[:, m])
+    state.Pm[rows] = Pm
+    return rows
 
 
 def duplicates(state: TrackState, now: float, cfg: TrackerConfig) -> np.ndarray:

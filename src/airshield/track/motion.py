@@ -14,6 +14,7 @@ A straight line in ECEF departs from constant height by d^2 / 2R_earth: 0.3 m ov
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,13 @@ def vertical_decay(dt: np.ndarray, tau: float):
     velocity is scaled by 1 - b and the vertical displacement is dt - g times it:
     b = 1 - exp(-dt/tau), g = dt - tau b. Backward (dt <= 0) and tau = inf: NCV."""
     dt = np.asarray(dt, float)
+    if isinstance(tau, float):  # one for all (math.isfinite: np.any on a scalar costs more)
+        if not math.isfinite(tau):
+            z = np.zeros(dt.shape)
+            return z, z
+        f = np.maximum(dt, 0.0)
+        b = -np.expm1(-f / tau)
+        return b, f - tau * b
     if np.ndim(tau):  # one per mode: (K, M)
         dt = dt[:, None]
     if not np.any(np.isfinite(tau)):

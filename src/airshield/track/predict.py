@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from airshield.track.linalg import sum_last
 from airshield.track.motion import (MotionModels, markov, process_noise, transition, up_frame,
                                     vertical_decay)
 
@@ -24,10 +25,21 @@ def _spread(w: np.ndarray, xm: np.ndarray, Pm: np.ndarray):
     k, m = xm.shape[:2]
     d = xm - xm[:, :1]  # offsets from mode 0
     dbar = w @ d  # (K, J, 6)
-    outer = (d[..., :, None] * d[..., None, :]).reshape(k, m, 36)
-    P = (w @ (Pm.reshape(k, m, 36) + outer)).reshape(k, -1, 6, 6)
-    P -= dbar[..., :, None] * dbar[..., None, :]
-    return xm[:, :1] + dbar, P
+    P = _outer36(d)
+    P += Pm.reshape(k, m, 36)
+    P = w @ P
+    P -= _outer36(dbar)
+    return xm[:, :1] + dbar, P.reshape(k, -1, 6, 6)
+
+
+def _outer36(v: np.ndarray) -> np.ndarray:
+    """v v^T of every 6-vector of v (..., 6), flattened row-major to (..., 36):
+    entry 6i + j is v_i v_j. Repeat and tile are contiguous copies; the
+    broadcast product v[..., :, None] * v[..., None, :] (the same numbers) runs
+    an inner loop of six and costs about twice as much."""
+    out = np.repeat(v, 6, axis=-1)
+    out *= np.tile(v, 6)
+    return out
 
 
 def mix(xm: np.ndarray, Pm: np.ndarray, mu: np.ndarray, dt: np.ndarray, models: MotionModels):
@@ -37,7 +49,7 @@ def mix(xm: np.ndarray, Pm: np.ndarray, mu: np.ndarray, dt: np.ndarray, models: 
         return xm, Pm, mu
     pi = markov(models, dt)  # (K, i, j)
     joint = mu[:, :, None] * pi
-    cbar = joint.sum(axis=1)  # (K, j)
+    cbar = sum_last(np.swapaxes(joint, 1, 2))  # (K, j): joint.sum(axis=1), cheaper
     w = joint / np.maximum(cbar[:, None, :], 1e-300)  # P(i | j)
     x0, P0 = _spread(np.ascontiguousarray(np.swapaxes(w, 1, 2)), xm, Pm)  # (K, j, i)
     return x0, P0, cbar
@@ -87,23 +99,41 @@ def predict_ncv(x: np.ndarray, P: np.ndarray, dt: np.ndarray, R: np.ndarray, q_h
     both symmetric, so F^T has the same entries at mirrored places."""
     dt = np.asarray(dt, float)
     k = dt.size
+    uu = _up_outer(R)
+    F, Ft = _ncv_transition(dt, uu, vu_tau_s, transposed=True)
+    xn = (F @ x[:, :, None])[:, :, 0]
+    Pn = F @ P @ Ft
+    Pn += process_noise(_one_mode(q_h, q_v, vu_tau_s), dt, R, (uu, None))[:, 0]
+    return xn, Pn
+
+
+def ncv_transition(dt: np.ndarray, R: np.ndarray, vu_tau_s: float = np.inf) -> np.ndarray:
+    """(K, 6, 6) the NCV transition of predict_ncv (motion.transition of a
+    one-mode straight model, the same numbers) without the turn machinery."""
+    return _ncv_transition(np.asarray(dt, float), _up_outer(R), vu_tau_s)
+
+
+def _up_outer(R: np.ndarray) -> np.ndarray:
+    """u u^T (K, 9) of each local up u (NCV needs no [u]x: up_frame's other half)."""
+    u = R[:, :, 2]
+    return u[:, _I3] * u[:, _J3]
+
+
+def _ncv_transition(dt, uu, vu_tau_s, transposed: bool = False):
+    k = dt.size
     b, g = vertical_decay(dt, vu_tau_s)
-    frame = up_frame(R)
-    uu = frame[0]
     F = np.zeros((k, 36))
     F[:, _DIAG6] = 1.0
     F[:, _A] = uu * -g[:, None]
     F[:, _A_DIAG] += dt[:, None]
     F[:, _B] -= uu * b[:, None]
+    if not transposed:
+        return F.reshape(k, 6, 6)
     Ft = np.zeros((k, 36))
     Ft[:, _A_T] = F[:, _A]
     Ft[:, _B] = F[:, _B]
     Ft[:, _DIAG6[:3]] = 1.0
-    F, Ft = F.reshape(k, 6, 6), Ft.reshape(k, 6, 6)
-    xn = (F @ x[:, :, None])[:, :, 0]
-    Pn = F @ P @ Ft
-    Pn += process_noise(_one_mode(q_h, q_v, vu_tau_s), dt, R, frame)[:, 0]
-    return xn, Pn
+    return F.reshape(k, 6, 6), Ft.reshape(k, 6, 6)
 
 
 _ONE: dict[tuple, MotionModels] = {}

@@ -26,9 +26,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
+from airshield import SENSOR_KINDS
 from airshield.track.config import TrackerConfig
 from airshield.track.gate import chi2_gate
-from airshield.track.manage import carry_covariance
+from airshield.track.manage import carry_covariance, shown
 from airshield.track.motion import predict_positions
 from airshield.track.state import CONFIRMED, TrackState
 
@@ -70,11 +71,58 @@ class Graveyard:
 _BURIED = ("id", "x", "P", "t", "t_hit", "t_birth", "p_class", "icao", "src", "src_t", "R")
 
 
+@dataclass(frozen=True)
+class Rays:
+    """What continuation needs of the sensors that fix no range (acoustic arrays,
+    EO): which they are, where they stand, how far they reach."""
+
+    no_range: np.ndarray  # (S,) bool
+    ecef: np.ndarray  # (S, 3)
+    reach: np.ndarray  # (S,) m
+
+    @classmethod
+    def from_table(cls, sensors) -> "Rays":
+        kind = np.asarray(sensors.kind)
+        no_range = (kind == SENSOR_KINDS.index("acoustic")) | (kind == SENSOR_KINDS.index("eo"))
+        return cls(no_range, sensors.ecef, sensors.reach)
+
+
+def ray_sensor(src: np.ndarray, rays: Rays | None) -> np.ndarray:
+    """The one range-free sensor behind all of a track's recent updates (its
+    source ring), else -1: such a track is known across that sensor's ray but
+    its range is only what the filter carried (a drone that turned while one
+    microphone heard it is kilometres off along the ray)."""
+    out = np.full(src.shape[0], -1, np.int64)
+    if rays is None or src.shape[0] == 0:
+        return out
+    first = src[:, 0]
+    valid = src >= 0
+    one = valid[:, 0] & ((src == first[:, None]) | ~valid).all(axis=1)
+    one &= rays.no_range[np.maximum(first, 0)]
+    out[one] = first[one]
+    return out
+
+
+def on_ray(cand: dict, t: np.ndarray | float, rays: Rays | None, cfg: TrackerConfig) -> np.ndarray:
+    """``ray_sensor`` of old tracks that their own covariance, carried to ``t``,
+    no longer lets the picture show (``manage.shown``): the filter has lost
+    confidence in them; a track held by one microphone for a few seconds keeps
+    its range and is compared as it is."""
+    ray = ray_sensor(cand["src"], rays if cfg.stitch_ray else None)
+    m = np.flatnonzero(ray >= 0)
+    if m.size and cfg.stitch_ray_hidden_only:
+        P = carry_covariance(cand["P"][m], np.broadcast_to(t, ray.shape)[m] - cand["t"][m])
+        ray[m[shown(P, cfg)]] = -1
+    return ray
+
+
 def continuation_pairs(state: TrackState, fresh: np.ndarray, now: float, cfg: TrackerConfig,
-                       grave: Graveyard | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       grave: Graveyard | None = None, rays: Rays | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """(old, new rows): each freshly confirmed row in ``fresh`` that continues a
     lost confirmed track, one-to-one. ``old`` < state.n is a live row; old - state.n
-    an entry of ``grave``."""
+    an entry of ``grave``. With ``rays``, an old track held by one range-free
+    sensor is compared across that sensor's ray only (``_ray_widen``)."""
     st = state
     none = np.zeros(0, np.int64), np.zeros(0, np.int64)
     fresh = fresh[st.status[fresh] == CONFIRMED]
@@ -94,7 +142,12 @@ def continuation_pairs(state: TrackState, fresh: np.ndarray, now: float, cfg: Tr
     p_old = predict_positions(cand["x"], cand["t"], now)
     p_new = predict_positions(st.x[fresh], st.t[fresh], now)
     sh, sv, _ = slack(now - cand["t_hit"], cfg)
-    hits = cKDTree(p_new).query_ball_point(p_old, cfg.stitch_radius_m + 3.0 * np.maximum(sh, sv))
+    ray = on_ray(cand, now, rays, cfg)
+    radius = cfg.stitch_radius_m + 3.0 * np.maximum(sh, sv)
+    if (ray >= 0).any():
+        radius = radius + np.where(ray >= 0, 3.0 * cfg.stitch_ray_sigma_frac
+                                   * rays.reach[np.maximum(ray, 0)], 0.0)
+    hits = cKDTree(p_new).query_ball_point(p_old, radius)
     n_c = np.fromiter((len(h) for h in hits), np.int64, len(hits))
     if n_c.sum() == 0:
         return none
@@ -110,7 +163,7 @@ def continuation_pairs(state: TrackState, fresh: np.ndarray, now: float, cfg: Tr
     io, jn, b = io[ok], jn[ok], b[ok]
     if io.size == 0:
         return none
-    d2 = _distance2(cand, io, st, b, now, cfg)
+    d2 = _distance2(cand, io, st, b, now, cfg, ray[io], rays)
     inside = d2 < chi2_gate(cfg.stitch_p, 6)
     io, b, d2 = io[inside], b[inside], d2[inside]
     if io.size == 0:
@@ -166,12 +219,34 @@ def _old_carried(cand: dict, a: np.ndarray, t: np.ndarray, cfg: TrackerConfig):
     return x, P
 
 
-def _distance2(cand: dict, a, st: TrackState, b, now: float, cfg: TrackerConfig) -> np.ndarray:
+def _ray_widen(x: np.ndarray, P: np.ndarray, ray: np.ndarray, rays: Rays | None,
+               cfg: TrackerConfig) -> None:
+    """Widen (in place) the covariance of tracks held by one range-free sensor
+    (``ray`` >= 0) along that sensor's line of sight: position by
+    ``stitch_ray_sigma_frac`` of its reach (the object is somewhere on the ray
+    within it), velocity by ``stitch_ray_vel_sigma_mps`` (bearings fix neither
+    range nor range rate)."""
+    m = np.flatnonzero(ray >= 0)
+    if m.size == 0:
+        return
+    s = ray[m]
+    u = x[m, :3] - rays.ecef[s]
+    u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1.0)
+    uu = u[:, :, None] * u[:, None, :]
+    P[m, :3, :3] += (cfg.stitch_ray_sigma_frac * rays.reach[s])[:, None, None] ** 2 * uu
+    P[m, 3:, 3:] += cfg.stitch_ray_vel_sigma_mps ** 2 * uu
+
+
+def _distance2(cand: dict, a, st: TrackState, b, now: float, cfg: TrackerConfig,
+               ray: np.ndarray | None = None, rays: Rays | None = None) -> np.ndarray:
     """6-D Mahalanobis distance between old tracks ``a`` and new ones ``b``, both
     carried to ``now`` in straight lines; the old one's covariance widened by
-    what it may have done while unseen (``slack``)."""
+    what it may have done while unseen (``slack``) and, where one range-free
+    sensor held it, along that sensor's ray."""
     t = np.full(a.size, now)
     xa, Pa = _old_carried(cand, a, t, cfg)
+    if ray is not None:
+        _ray_widen(xa, Pa, ray, rays, cfg)
     dtb = now - st.t[b]
     dx = xa - st.x[b]
     dx[:, :3] -= st.x[b, 3:] * dtb[:, None]
@@ -180,13 +255,16 @@ def _distance2(cand: dict, a, st: TrackState, b, now: float, cfg: TrackerConfig)
 
 
 def continue_tracks(state: TrackState, old: np.ndarray, new: np.ndarray,
-                    grave: Graveyard | None = None, cfg: TrackerConfig | None = None) -> None:
+                    grave: Graveyard | None = None, cfg: TrackerConfig | None = None,
+                    rays: Rays | None = None) -> None:
     """Apply ``continuation_pairs``. The continued track keeps the old id, birth,
     class evidence and identity. Where the old track had lost its object, its
     estimate (carried over the silence, widened by the slack) is fused with the
     new one's (independent reports), so a height a radar measured survives a
     stretch heard only by microphones; an old track still being fed keeps its own
-    state. The new row goes."""
+    state. An old track held by one range-free sensor (``ray_sensor``) takes the
+    new one's state as it is: its range was a guess, and the bearings it took are
+    in the new one too. The new row goes."""
     st, cfg = state, cfg or TrackerConfig()
     dead = old >= st.n
     live = old[~dead]
@@ -199,9 +277,10 @@ def continue_tracks(state: TrackState, old: np.ndarray, new: np.ndarray,
     old, new = old[order], new[order]
     dead = dead[order]
     ai = np.arange(old.size)
-    lost = dead | (cand["t_hit"] <= st.t_birth[new])
+    ray = on_ray(cand, st.t[new], rays, cfg) >= 0
+    lost = dead | (cand["t_hit"] <= st.t_birth[new]) | ray
     # fuse the lost old estimate into the new row (track-to-track, independent)
-    f = ai[lost]
+    f = ai[lost & ~ray]
     if f.size:
         n = new[f]
         x1, P1 = _old_carried(cand, f, st.t[n], cfg)

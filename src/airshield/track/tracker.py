@@ -29,13 +29,13 @@ from airshield.track import measure as ms
 from airshield.track.associate import assign
 from airshield.track.bearings import BearingPool
 from airshield.track.config import TrackerConfig
-from airshield.track.gate import (gate_thresholds, range_pregate, reach_candidates,
-                                  spatial_candidates)
+from airshield.track.gate import (bearing_pregate, gate_thresholds, range_pregate,
+                                  reach_candidates, spatial_candidates)
 from airshield.track.initiate import initial_modes, initial_state
-from airshield.track.motion import MotionModels, models_from_config, process_noise, transition
+from airshield.track.motion import MotionModels, models_from_config, process_noise
 from airshield.track.picture import Picture
 from airshield.track.plots import Plots, SensorTable, SigmaWarnings, make_plots
-from airshield.track.predict import combine, predict_modes, predict_ncv
+from airshield.track.predict import combine, ncv_transition, predict_modes, predict_ncv
 from airshield.track.state import CONFIRMED, TrackState
 from airshield.track.update import imm_update, innovation, limit_speed, mahalanobis, oosm_update
 
@@ -221,20 +221,27 @@ class Tracker:
             xt, Pt, Rt = st.x[ti], st.P[ti], st.R[ti]
             # radar plots whose range alone is outside the gate (and the
             # initiation-suppression radius) go before the full prediction
-            lim = np.maximum(self.gates[np.take(ms.DIM, p.mtype[pj])], cfg.init_suppress_d2)
-            ok = range_pregate(xt, Pt, dt, Rt, *self._q_gate, p.mtype[pj], p.z[pj], p.sig[pj],
-                               p.s_ecef[pj], lim) | forced
+            mt_pj = p.mtype[pj]
+            lim = np.maximum(self.gates[np.take(ms.DIM, mt_pj)], cfg.init_suppress_d2)
+            z, sig, s_ecef = p.z[pj], p.sig[pj], p.s_ecef[pj]
+            ok = range_pregate(xt, Pt, dt, Rt, *self._q_gate, mt_pj, z, sig, s_ecef, lim)
+            # bearings whose azimuth alone is outside the gate, likewise
+            ok &= bearing_pregate(xt, Pt, dt, Rt, *self._q_gate, mt_pj, z, sig, s_ecef,
+                                  p.s_R[pj], lim)
+            ok |= forced
             if not ok.all():
                 ti, pj, forced, dt, xt, Pt, Rt = (a[ok] for a in (ti, pj, forced, dt, xt, Pt, Rt))
             xc, Pc = predict_ncv(xt, Pt, dt, Rt, *self._q_gate)
             d2, cost = np.empty(ti.size), np.empty(ti.size)
-            for mt in np.unique(p.mtype[pj]):
-                g = np.flatnonzero(p.mtype[pj] == mt)
+            mt_pj = p.mtype[pj]
+            kinds = np.unique(mt_pj)
+            for mt in kinds:
+                g = np.flatnonzero(mt_pj == mt) if kinds.size > 1 else slice(None)
                 j = pj[g]
                 y, H, S, R, _ = innovation(int(mt), xc[g], Pc[g], p.z[j], p.sig[j], p.s_ecef[j], p.s_R[j])
                 d2[g], logdet, _ = mahalanobis(y, S)
                 cost[g] = d2[g] + logdet - ms.log_det_noise(int(mt), p.sig[j])
-            gated = (d2 < self.gates[np.take(ms.DIM, p.mtype[pj])]) | forced
+            gated = (d2 < self.gates[np.take(ms.DIM, mt_pj)]) | forced
             # a late report older than the track itself would be compared with a
             # state the track never had (extrapolated back from a velocity it did
             # not yet know): a crowd report 70 s late "explained" a one-plot track
@@ -311,10 +318,13 @@ class Tracker:
         t_ref = float(p.t.mean())
         spread = float(np.abs(p.t - t_ref).max())
         dt = np.abs(t_ref - st.t) + spread
-        tpos = st.x[:, :3] + st.x[:, 3:] * (t_ref - st.t)[:, None]
-        P = st.P
-        sig = (np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2))
-               + dt * np.sqrt(np.trace(P[:, 3:, 3:], axis1=1, axis2=2))
+        x = st.x
+        tpos = x[:, :3] + x[:, 3:] * (t_ref - st.t)[:, None]
+        # traces of the position and velocity blocks from the flat covariances (the
+        # same sums as np.trace, which costs several times more per small batch)
+        P = st.P.reshape(-1, 36)
+        sig = (np.sqrt(P[:, 0] + P[:, 7] + P[:, 14])
+               + dt * np.sqrt(P[:, 21] + P[:, 28] + P[:, 35])
                + np.sqrt(self.models.q_h.max() * dt ** 3))
         margin = spread * cfg.v_max_mps
         ti_parts, pj_parts = [], []
@@ -342,7 +352,9 @@ class Tracker:
             pj_parts.append(with_icao[hit])
         ti = np.concatenate(ti_parts) if ti_parts else empty
         pj = np.concatenate(pj_parts) if pj_parts else empty
-        key = np.unique(ti * nb + pj)
+        # pairs are unique within each part (spatial search, bearing reach, ICAO):
+        # one part only needs the order np.unique would give
+        key = np.sort(ti * nb + pj) if len(ti_parts) == 1 else np.unique(ti * nb + pj)
         ti, pj = key // nb, key % nb
         ic_t, ic_p = st.icao[ti], p.icao[pj]
         both = (ic_t >= 0) & (ic_p >= 0)
@@ -384,8 +396,9 @@ class Tracker:
         """Reports older than their track's state: the Bl1 update of the combined
         state at its own time (the modes collapse onto it, probabilities kept)."""
         st = self.state
-        F = transition(self.ncv, dt, st.R[r])[:, 0]
-        Q = process_noise(self.ncv, dt, st.R[r])[:, 0]
+        R = st.R[r]
+        F = ncv_transition(dt, R, self.ncv.vu_tau_s)  # = transition(self.ncv, ...), fewer calls
+        Q = process_noise(self.ncv, dt, R)[:, 0]
         x, P = oosm_update(mt, st.x[r], st.P[r], F, Q, p.z[jj], p.sig[jj], p.s_ecef[jj], p.s_R[jj])
         limit_speed(x[:, None, :], self.cfg.v_max_mps)
         st.x[r], st.P[r] = x, P
@@ -451,9 +464,12 @@ class Tracker:
         fresh = np.flatnonzero(np.isin(st.id, np.concatenate(self._fresh)))
         self._fresh = []
         self.grave.prune(now, self.cfg.stitch_max_silence_s)
-        old, new = stitch.continuation_pairs(st, fresh, now, self.cfg, self.grave)
+        rays = self.__dict__.get("_rays")
+        if rays is None:  # built once: which sensors fix no range, where they stand
+            rays = self._rays = stitch.Rays.from_table(self.sensors)
+        old, new = stitch.continuation_pairs(st, fresh, now, self.cfg, self.grave, rays)
         if old.size:
-            stitch.continue_tracks(st, old, new, self.grave, self.cfg)
+            stitch.continue_tracks(st, old, new, self.grave, self.cfg, rays)
             self.stats.continued += int(old.size)
 
     def _manage(self, now: float) -> None:
@@ -469,6 +485,11 @@ class Tracker:
                 self.stats.in_fixes += n_used
         if st.n == 0:
             return
+        if cfg.unseen_height_sigma_m is not None:  # heights no sensor sees stay at the prior
+            blind = self.__dict__.get("_blind")
+            if blind is None:
+                blind = self._blind = manage.height_blind(self.sensors)
+            manage.bound_unseen_height(st, blind, cfg)
         dup = manage.duplicates(st, now, cfg)
         dead = manage.doomed(st, now, cfg)
         self.stats.merged += int(dup.sum())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from airshield.track import measure as ms
-from airshield.track.linalg import inv_logdet
+from airshield.track.linalg import inv_logdet, max_last, sum_last
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -40,7 +40,7 @@ def innovation(mtype: int, x: np.ndarray, P: np.ndarray, z: np.ndarray, sig: np.
 def mahalanobis(y: np.ndarray, S: np.ndarray):
     """d^2 = y^T S^-1 y (K,), log det S (K,), and S^-1 (K,m,m)."""
     Si, logdet = inv_logdet(S)
-    d2 = ((Si @ y[:, :, None])[:, :, 0] * y).sum(axis=1)
+    d2 = sum_last((Si @ y[:, :, None])[:, :, 0] * y)
     return d2, logdet, Si
 
 
@@ -52,9 +52,11 @@ def kalman_update(x, P, y, S, PHt, Si=None):
     x_new = x + (K @ y[:, :, None])[:, :, 0]
     # P - K S K^T, since K S = P H^T; H P as its own array (a product with a
     # transposed view is about twice as slow)
-    P_new = P - K @ np.ascontiguousarray(np.swapaxes(PHt, -1, -2))
-    P_new = 0.5 * (P_new + np.swapaxes(P_new, -1, -2))
-    return x_new, P_new
+    P_new = K @ np.ascontiguousarray(np.swapaxes(PHt, -1, -2))
+    np.subtract(P, P_new, out=P_new)
+    sym = P_new + np.swapaxes(P_new, -1, -2)
+    sym *= 0.5
+    return x_new, sym
 
 
 def imm_update(mtype: int, xp: np.ndarray, Pp: np.ndarray, cbar: np.ndarray, z, sig, s_ecef, s_R):
@@ -75,11 +77,11 @@ def imm_update(mtype: int, xp: np.ndarray, Pp: np.ndarray, cbar: np.ndarray, z, 
         return xn.reshape(k, 1, 6), Pn.reshape(k, 1, 6, 6), cbar
     loglik = (-0.5 * (d2 + logdet + ms.DIM[mtype] * LOG_2PI)).reshape(k, M)
     logmu = np.log(np.maximum(cbar, 1e-300)) + loglik
-    logmu -= logmu.max(axis=1, keepdims=True)
+    logmu -= max_last(logmu)[:, None]
     mu = np.exp(logmu)
-    mu /= mu.sum(axis=1, keepdims=True)
+    mu /= sum_last(mu)[:, None]
     mu = np.maximum(mu, 1e-6)  # no mode may die: a manoeuvre must stay detectable
-    mu /= mu.sum(axis=1, keepdims=True)
+    mu /= sum_last(mu)[:, None]
     return xn.reshape(k, M, 6), Pn.reshape(k, M, 6, 6), mu
 
 
@@ -107,7 +109,7 @@ def limit_speed(xm: np.ndarray, v_max: float) -> None:
     track that did not know its velocity yet) is scaled back onto the limit, in
     place (estimate projection; the covariance is kept)."""
     v = xm[..., 3:]
-    sp = np.linalg.norm(v, axis=-1, keepdims=True)
+    sp = np.sqrt(sum_last(v * v))[..., None]  # np.linalg.norm's sums, cheaper
     over = sp > v_max
     if over.any():
         v *= np.where(over, v_max / np.maximum(sp, 1e-9), 1.0)
