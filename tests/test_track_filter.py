@@ -448,7 +448,6 @@ def test_bearing_pregate_never_drops_a_pair_inside_the_gate(mtype):
 def test_assignment_with_lone_pairs_is_still_optimal():
     """associate.assign takes lone pairs directly and clusters the rest: its total
     cost equals the optimum of the whole augmented problem."""
-    from scipy.optimize import linear_sum_assignment
     from airshield.track.associate import assign
     rng = np.random.default_rng(26)
     for _ in range(200):
