@@ -115,6 +115,19 @@ class TrackerConfig:
     # track positions (manage.shown(P, cfg, x)), a track whose RMS horizontal error
     # exceeds this is held but not shown either (session 4; TRACKER.md)
     show_max_sigma_v_m: float | None = None  # ... and one whose height sigma exceeds this
+    show_again_rms_m: float | None = None  # show hysteresis (session 5): a track hidden for
+    # its quality (show_max_rms_m) is shown again only once its RMS 3-D position error is
+    # at most this (lower) limit; None: the one limit both ways. Without it a track whose
+    # sigma hovers at the limit is shown and hidden in turn (track gaps; TRACKER.md)
+    show_again_unseen_rms_m: float | None = None  # ... and a track fed only by height-blind
+    # sensors (azimuth-only microphones), whose height sigma never falls below the crossing
+    # prior, once hidden is shown again when its RMS error with the height variance up to
+    # that prior (500 m) taken out is at most this; None: judged like any other track, so
+    # it returns only when a sensor that fixes range or height takes it (TRACKER.md)
+    stale_gate_p: float | None = None  # association (session 5; needs the one-line call of
+    # manage.stale_pairs in Tracker._batch): a track not updated for coast_after_s gates
+    # at this chi-square probability instead of gate_p, so a coasting track (whose gate
+    # has grown to kilometres) does not take a neighbour's plots; None: gate_p for all
     unseen_height_sigma_m: float | None = None  # tracks fed only by height-blind sensors
     # (azimuth-only microphones) keep a height sigma of at most this: the prior of a
     # crossing of azimuths (triangulate.py, 500 m); None: not bounded (manage.bound_unseen_height)

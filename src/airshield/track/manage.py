@@ -121,6 +121,80 @@ def shown(P: np.ndarray, cfg: TrackerConfig, x: np.ndarray | None = None,
     return ok
 
 
+def shown_held(P: np.ndarray, ids: np.ndarray, held: np.ndarray, cfg: TrackerConfig,
+               x: np.ndarray | None = None, unseen: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Track quality with hysteresis: ``shown`` for tracks ``ids`` (their predicted
+    covariances ``P``), except that a track in ``held`` (hidden for its quality
+    at an earlier picture) is shown again only once its RMS 3-D position error
+    is at most show_again_rms_m, the lower limit. A track whose sigma hovers at
+    the show limit (a radar track between scans, a microphone-held one) is
+    otherwise shown and hidden in turn: every return is a track gap, and the
+    vague spells are the ones GOSPA gives to a neighbour.
+
+    With show_again_unseen_rms_m, the states ``x`` (for the local vertical)
+    and ``unseen`` (True for tracks whose height no sensor measures:
+    ``only_height_blind``), such a track comes back when its error without the
+    height variance up to the crossing prior (UNSEEN_HEIGHT_SIGMA_M, or
+    unseen_height_sigma_m when set) is at most that limit: its height sigma
+    never shrinks, so otherwise it returns only when a sensor that fixes range
+    or height takes it, however well its bearings cross.
+
+    Returns the mask of rows to show and the ids now held back (sorted): the
+    rows not shown, plus ids of ``held`` not among ``ids`` (tracks silent too
+    long to be shown keep their flag; the caller drops ids that were deleted)."""
+    ok = shown(P, cfg, x)
+    again = cfg.show_again_rms_m
+    if again is not None and np.isfinite(again) and held.size:
+        was = np.flatnonzero(np.isin(ids, held, assume_unique=True))
+        if was.size:
+            tr = np.trace(P[was, :3, :3], axis1=1, axis2=2)
+            lim2 = np.full(was.size, again * again)
+            lim_u = cfg.show_again_unseen_rms_m
+            if x is not None and unseen is not None and lim_u is not None:
+                k = unseen[was]
+                u = was[k]
+                if u.size:
+                    up = x[u, :3] / np.linalg.norm(x[u, :3], axis=1, keepdims=True)
+                    var_up = np.einsum("ni,nij,nj->n", up, P[u, :3, :3], up)
+                    prior = cfg.unseen_height_sigma_m or UNSEEN_HEIGHT_SIGMA_M
+                    tr[k] -= np.minimum(var_up, prior * prior)
+                    lim2[k] = lim_u * lim_u
+            ok[was] &= tr <= lim2
+    held = np.union1d(np.setdiff1d(held, ids, assume_unique=True), ids[~ok])
+    return ok, held
+
+
+UNSEEN_HEIGHT_SIGMA_M = 500.0  # the height prior of a crossing of azimuths (triangulate.py)
+
+
+def only_height_blind(state: TrackState, blind: np.ndarray) -> np.ndarray:
+    """(n,) True for tracks that only height-blind sensors (``height_blind``)
+    fed recently: their whole source ring."""
+    src = state.src[:state.n]
+    valid = src >= 0
+    return valid.any(axis=1) & (~valid | blind[np.maximum(src, 0)]).all(axis=1)
+
+
+def stale_pairs(d2: np.ndarray, dim: np.ndarray, silent_s: np.ndarray,
+                cfg: TrackerConfig) -> np.ndarray:
+    """Gated (track, plot) pairs to refuse because the track is stale: not
+    updated for coast_after_s (``silent_s`` per pair) and the plot outside the
+    stricter stale_gate_p gate (``d2`` and measurement dimension ``dim`` per
+    pair). A coasting track's covariance has grown for as long as it was
+    missed (0.9999 gate: 4.6 sigma, 2.6 km at 575 m RMS); in a wave, drones
+    1-3 km apart, the plot that falls inside it is usually a neighbour's, and
+    with no other track competing for it the assignment gives it to the stale
+    track (TRACKER.md "Quality (session 4)"). Refused, the plot is free and the
+    neighbour's own track (or a new one) takes it. All False when stale_gate_p
+    is None."""
+    p = cfg.stale_gate_p
+    if p is None or d2.size == 0:
+        return np.zeros(d2.shape, bool)
+    lim = np.array([np.inf] + [chi2_gate(p, d) for d in range(1, 7)])
+    return (silent_s > cfg.coast_after_s) & (d2 >= lim[dim])
+
+
 def height_blind(sensors) -> np.ndarray:
     """(S,) True for sensors that never measure height: acoustic arrays that
     report azimuth only (no ``sigma_el_deg`` in sensors.json)."""
@@ -142,10 +216,7 @@ def bound_unseen_height(state: TrackState, blind: np.ndarray, cfg: TrackerConfig
     lim = cfg.unseen_height_sigma_m
     if lim is None or state.n == 0:
         return np.zeros(0, np.int64)
-    src = state.src[:state.n]
-    valid = src >= 0
-    only_blind = valid.any(axis=1) & (~valid | blind[np.maximum(src, 0)]).all(axis=1)
-    rows = np.flatnonzero(only_blind)
+    rows = np.flatnonzero(only_height_blind(state, blind))
     if rows.size == 0:
         return rows
     up = state.x[rows, :3] / np.linalg.norm(state.x[rows, :3], axis=1, keepdims=True)

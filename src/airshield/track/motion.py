@@ -153,9 +153,14 @@ def _turn_coefficients(models: MotionModels, dt: np.ndarray):
     wd = w * d
     s, c = np.sin(wd), np.cos(wd)
     sw = np.where(straight, d, s / w_safe)
-    cw = (1.0 - c) / w_safe  # 0 where straight (c = 1)
-    coef = np.stack([sw, d - g - sw, cw, c, 1.0 - b - c, s], axis=1)  # (K, 6, M)
-    return coef.reshape(dt.size, 2, 3, models.M).transpose(0, 1, 3, 2).reshape(dt.size, -1, 3)
+    coef = np.empty((dt.size, 2, models.M, 3))  # written in place: no stack and transpose
+    coef[:, 0, :, 0] = sw
+    np.subtract(d - g, sw, out=coef[:, 0, :, 1])
+    np.divide(1.0 - c, w_safe, out=coef[:, 0, :, 2])  # 0 where straight (c = 1)
+    coef[:, 1, :, 0] = c
+    np.subtract(1.0 - b, c, out=coef[:, 1, :, 1])
+    coef[:, 1, :, 2] = s
+    return coef.reshape(dt.size, -1, 3)
 
 
 _RATES: dict[int, tuple] = {}
@@ -205,18 +210,16 @@ def transition(models: MotionModels, dt: np.ndarray, R: np.ndarray, frame=None,
     with a transposed view costs more than building it)."""
     dt = np.asarray(dt, float)
     k, m = dt.size, models.M
-    AB = _blocks(models, dt, R, frame)
-    F = np.zeros((k, m, 36))
-    F[..., _F_DIAG] = 1.0
-    F[..., _F_A] = AB[:, :m]
-    F[..., _F_B] = AB[:, m:]
+    AB = _blocks(models, dt, R, frame).reshape(k, 2, m, 9)
+    # F and F^T are gathers (one np.take each) from [0, 1, A, B] per row and mode:
+    # fewer passes than zero-filling and three strided block writes each
+    src = np.empty((k, m, 20))
+    src[..., 0], src[..., 1] = 0.0, 1.0
+    src[..., 2:].reshape(k, m, 2, 9)[:] = AB.transpose(0, 2, 1, 3)
+    F = np.take(src, _F_SRC, axis=2).reshape(k, m, 6, 6)
     if not transposed:
-        return F.reshape(k, m, 6, 6)
-    Ft = np.zeros((k, m, 36))
-    Ft[..., _F_DIAG[:3]] = 1.0
-    Ft[..., _F_AT] = AB[:, :m]
-    Ft[..., _F_BT] = AB[:, m:]
-    return F.reshape(k, m, 6, 6), Ft.reshape(k, m, 6, 6)
+        return F
+    return F, np.take(src, _FT_SRC, axis=2).reshape(k, m, 6, 6)
 
 
 # flat (row-major 6x6) places of the blocks of F = [[I, A], [0, B]] and of F^T
@@ -225,6 +228,11 @@ _F_A = 6 * _UI + 3 + _UJ
 _F_B = 6 * (3 + _UI) + 3 + _UJ
 _F_AT = 6 * (3 + _UJ) + _UI
 _F_BT = 6 * (3 + _UJ) + 3 + _UI
+# where each flat entry of F (and of F^T) is taken from in [0, 1, A (9), B (9)]
+_F_SRC, _FT_SRC = np.zeros(36, np.intp), np.zeros(36, np.intp)
+for _src, _a, _b in ((_F_SRC, _F_A, _F_B), (_FT_SRC, _F_AT, _F_BT)):
+    _src[_F_DIAG[:3]] = 1
+    _src[_a], _src[_b] = 2 + np.arange(9), 11 + np.arange(9)
 
 
 def noise_density(models: MotionModels, R: np.ndarray, frame=None) -> np.ndarray:

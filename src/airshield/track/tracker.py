@@ -40,6 +40,12 @@ from airshield.track.state import CONFIRMED, TrackState
 from airshield.track.update import imm_update, innovation, limit_speed, mahalanobis, oosm_update
 
 
+def _rows(r: np.ndarray, n: int):
+    """``r`` (sorted, unique track rows) as a slice when it is every row: a
+    slice reads views and writes by memcpy, a fancy index copies element-wise."""
+    return slice(None) if r.size == n else r
+
+
 @dataclass
 class TrackerStats:
     reports_in: int = 0
@@ -92,6 +98,8 @@ class Tracker:
         self.clock = -np.inf  # the latest ``now`` seen
         self._fresh: list[np.ndarray] = []  # ids confirmed since the last continuation pass
         self.grave = stitch.Graveyard()  # recently deleted confirmed tracks, for continuation
+        self._held = np.zeros(0, np.int64)  # ids hidden for their quality (show hysteresis)
+        self._blind = manage.height_blind(self.sensors)  # sensors that never see height
 
     # -- public -------------------------------------------------------------
     def step(self, reports: Detections | None, now: float) -> Picture:
@@ -126,19 +134,38 @@ class Tracker:
     def advance(self, now: float) -> None:
         """Process every buffered report with t <= now - reorder_s."""
         if self._pending:
-            buf = Plots.concat(self._pending)
-            ready = buf.t <= now - self.cfg.reorder_s
-            if ready.all():
-                self._pending = []
-                self._process(buf)
+            cut = now - self.cfg.reorder_s
+            parts, k = self._pending, 0
+            while k < len(parts) and parts[k].t.max() <= cut:
+                k += 1
+            if 0 < k < len(parts) and all(q.t.min() > cut for q in parts[k:]):
+                # whole parts ready, then whole parts waiting (reports arrive in
+                # time order): no copy of the waiting ones
+                self._pending = parts[k:]
+                self._process(Plots.concat(parts[:k]))
             else:
-                self._pending = [buf.take(~ready)]
-                if ready.any():
-                    self._process(buf.take(ready))
+                self._advance_buffer(cut)
         if now >= self._next_manage:
             self._manage(now)
         self._continue(now)
         self._flush_identity()
+
+    def _advance_buffer(self, cut: float) -> None:
+        """The buffer as one: process its reports with t <= cut, keep the rest."""
+        buf = Plots.concat(self._pending)
+        ready = buf.t <= cut
+        if ready.all():
+            self._pending = []
+            self._process(buf)
+            return
+        k = int(ready.sum())
+        if ready[:k].all():  # time-ordered buffer: the ready prefix as views
+            rest, ready = slice(k, None), slice(0, k)
+        else:
+            rest = ~ready
+        self._pending = [buf.take(rest)]
+        if k:
+            self._process(buf.take(ready))
 
     def flush(self, now: float | None = None) -> None:
         """Process everything still buffered (end of a recording)."""
@@ -163,7 +190,12 @@ class Tracker:
             return Picture.empty(now)
         x, P = predict_ncv(st.x[rows], st.P[rows], now - st.t[rows], st.R[rows],
                            self.cfg.q_h, self.cfg.q_v, self.cfg.vu_tau_s)
-        good = manage.shown(P, cfg)  # track quality: held, but not shown, while too vague
+        if cfg.show_again_rms_m is None:
+            good = manage.shown(P, cfg)  # track quality: held, but not shown, while too vague
+        else:  # ... and, once hidden, shown again only below a lower limit (hysteresis)
+            held = self._held[np.isin(self._held, st.id)]
+            unseen = manage.only_height_blind(st, self._blind)[rows]
+            good, self._held = manage.shown_held(P, st.id[rows], held, cfg, x, unseen)
         if not good.all():
             rows, x, P = rows[good], x[good], P[good]
             if rows.size == 0:
@@ -180,6 +212,7 @@ class Tracker:
         self.stats.processed += len(plots)
         bins = np.floor(plots.t / self.cfg.batch_s).astype(np.int64)
         order = np.lexsort((plots.t, bins))
+        in_order = bool((order[1:] > order[:-1]).all())  # already sorted: slices, no copies
         b = bins[order]
         starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
         ends = np.r_[starts[1:], order.size]
@@ -201,6 +234,8 @@ class Tracker:
             t0 = plots.t[rows[0]]
             if t0 >= self._next_manage:
                 self._manage(t0)
+            if in_order:
+                rows = slice(starts[a], ends[e - 1])
             self._batch(plots.take(rows), bins[rows])
 
     def _batch(self, p: Plots, bins: np.ndarray) -> None:
@@ -218,7 +253,10 @@ class Tracker:
             # noise: cheap block algebra for every candidate; the IMM proper runs
             # only for the pairs chosen
             dt = p.t[pj] - st.t[ti]
-            xt, Pt, Rt = st.x[ti], st.P[ti], st.R[ti]
+            # one candidate per track, every track (a position feed): views, no gathers
+            every = ti.size == st.n and bool((ti == np.arange(st.n)).all())
+            rt = slice(None) if every else ti
+            xt, Pt, Rt = st.x[rt], st.P[rt], st.R[rt]
             # radar plots whose range alone is outside the gate (and the
             # initiation-suppression radius) go before the full prediction
             mt_pj = p.mtype[pj]
@@ -247,6 +285,9 @@ class Tracker:
             # not yet know): a crowd report 70 s late "explained" a one-plot track
             # with a 500 m/s velocity
             gated &= p.t[pj] >= st.t_birth[ti] - cfg.batch_s
+            if cfg.stale_gate_p is not None:  # option: a stale track gates tighter
+                gated &= ~manage.stale_pairs(d2, np.take(ms.DIM, mt_pj),
+                                             p.t[pj] - st.t_hit[ti], cfg) | forced
             cost -= cfg.icao_bonus * forced
             keep = np.flatnonzero(gated)
             b = bins[pj[keep]] - bins.min()
@@ -290,7 +331,7 @@ class Tracker:
             fwd = dt >= 0
             xp = Pp = cb = None
             if fwd.any():
-                rf = r[fwd]
+                rf = _rows(r[fwd], st.n)  # every track (a position feed): views, no gathers
                 xp, Pp, cb = predict_modes(st.xm[rf], st.Pm[rf], st.mu[rf], dt[fwd], st.R[rf],
                                            self.models)
             self._update(p, r, jj, fwd, xp, Pp, cb, dt)
@@ -368,7 +409,8 @@ class Tracker:
         rf, jf = rows[fwd], j[fwd]
         for mt in np.unique(p.mtype[jf]):
             g = np.flatnonzero(p.mtype[jf] == mt)
-            jj, r = jf[g], rf[g]
+            g = slice(None) if g.size == jf.size else g  # one kind: views of the prediction
+            jj, r = jf[g], _rows(rf[g], st.n)
             xm, Pm, mu = imm_update(int(mt), xp[g], Pp[g], cbar[g], p.z[jj], p.sig[jj],
                                     p.s_ecef[jj], p.s_R[jj])
             limit_speed(xm, self.cfg.v_max_mps)
