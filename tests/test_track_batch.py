@@ -149,3 +149,39 @@ def test_a_stray_far_future_time_stamp_does_not_stall_the_replay(tmp_path):
     res = track_run(run)
     assert res.n_reports == len(det) + 1 and res.wall_s < 60.0
     assert res.n_tracks == 1
+
+
+def test_cli_set_overrides_tracker_settings_and_rejects_bad_ones(tmp_path):
+    """``airshield track --set KEY=VALUE``: a setting reaches the tracker (the
+    one-model filter gives other estimates than the IMM on the same run), and a
+    bad key or value stops before tracking with a one-line error naming it."""
+    from airshield.track.config import TrackerConfig, with_settings
+
+    rng = np.random.default_rng(22)
+    sensors, S, det, truth = _scenario(rng, n_targets=2, duration=40.0)
+    run = ts.write_run(tmp_path / "run", sensors, det)
+
+    def track(*extra, out="t.jsonl"):
+        return subprocess.run([sys.executable, "-m", "airshield.cli", "track", str(run), "-q",
+                               "--out", str(tmp_path / out), *extra],
+                              capture_output=True, text=True, timeout=300)
+
+    assert track(out="imm.jsonl").returncode == 0
+    p = track("--set", "imm=false", "--set", "gate_p=0.999", out="ncv.jsonl")
+    assert p.returncode == 0, p.stderr
+    imm, ncv = ((tmp_path / f).read_bytes() for f in ("imm.jsonl", "ncv.jsonl"))
+    assert imm != ncv and len(ncv.splitlines()) > 40
+    for args, field in ((["--set", "gate_p=1.5"], "gate_p"), (["--set", "nosuch=1"], "nosuch"),
+                        (["--set", "imm=3"], "imm"), (["--set", "sojourn_s=[1, 2]"], "sojourn_s"),
+                        (["--set", "q_h=none"], "q_h"), (["--set", "imm"], None)):
+        p = track(*args, out="bad.jsonl")
+        assert p.returncode == 2
+        msg = p.stderr.strip().splitlines()
+        assert len(msg) == 1 and msg[0].startswith("airshield: error: --set:")
+        assert field is None or f" {field}: " in msg[0]
+        assert not (tmp_path / "bad.jsonl").exists()  # nothing tracked, nothing written
+    cfg = with_settings(["stale_gate_p=0.99", "show_again_rms_m=450", "sojourn_s=[30, 5, 5]",
+                         "alt_floor_m=None", "batch_bins_max=2"])
+    assert (cfg.stale_gate_p, cfg.show_again_rms_m, cfg.sojourn_s, cfg.alt_floor_m,
+            cfg.batch_bins_max) == (0.99, 450.0, (30.0, 5.0, 5.0), None, 2)
+    assert with_settings([]) == TrackerConfig()

@@ -90,12 +90,18 @@ def track(
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Tracks file (default DIR/tracks.jsonl).")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 2 if any report was skipped.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    settings: Annotated[Optional[list[str]], typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="Tracker setting (TrackerConfig field, JSON value), repeatable: "
+             "--set stale_gate_p=0.99 --set show_again_rms_m=450 (docs/TRACKER.md).")] = None,
 ) -> None:
     """Fuse every detection into tracks; write tracks.jsonl."""
     with user_errors():
         from airshield.track.batch import track_run
+        from airshield.track.config import with_settings
 
-        result = track_run(run_dir, out_file, progress=not quiet)
+        config = with_settings(settings) if settings else None
+        result = track_run(run_dir, out_file, progress=not quiet, config=config)
         report_skipped(result.skipped)
         for w in getattr(result, "warnings", [])[:20]:
             err.print(f"airshield: warning {w}", markup=False)

@@ -6,7 +6,12 @@ or ``dataclasses.replace``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields, replace
+
+import orjson
+
+from airshield.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -124,10 +129,68 @@ class TrackerConfig:
     # prior, once hidden is shown again when its RMS error with the height variance up to
     # that prior (500 m) taken out is at most this; None: judged like any other track, so
     # it returns only when a sensor that fixes range or height takes it (TRACKER.md)
-    stale_gate_p: float | None = None  # association (session 5; needs the one-line call of
-    # manage.stale_pairs in Tracker._batch): a track not updated for coast_after_s gates
+    stale_gate_p: float | None = None  # association (manage.stale_pairs, called from
+    # Tracker._batch when set): a track not updated for coast_after_s gates
     # at this chi-square probability instead of gate_p, so a coasting track (whose gate
     # has grown to kilometres) does not take a neighbour's plots; None: gate_p for all
     unseen_height_sigma_m: float | None = None  # tracks fed only by height-blind sensors
     # (azimuth-only microphones) keep a height sigma of at most this: the prior of a
     # crossing of azimuths (triangulate.py, 500 m); None: not bounded (manage.bound_unseen_height)
+
+
+def with_settings(settings: list[str], base: TrackerConfig | None = None,
+                  source: str = "--set") -> TrackerConfig:
+    """``TrackerConfig`` with ``KEY=VALUE`` settings applied (the CLI's ``--set``).
+    VALUE is JSON (``0.99``, ``true``, ``null``, ``[60, 10, 10]``; ``none`` is
+    null). An unknown key or a value of the wrong kind is an InputError naming
+    the setting, before any tracking starts."""
+    kinds = {f.name: f.type for f in fields(TrackerConfig)}
+    over: dict = {}
+    for item in settings:
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise InputError(f"expected KEY=VALUE, got {item!r}", file=source)
+        if key not in kinds:
+            raise InputError(f"unknown tracker setting (one of: {', '.join(sorted(kinds))})",
+                             file=source, field=key)
+        over[key] = _setting_value(key, kinds[key], text.strip(), source)
+    return replace(base or TrackerConfig(), **over)
+
+
+def _setting_value(key: str, kind: str, text: str, source: str):
+    def bad(why: str):
+        return InputError(f"{text!r}: {why}", file=source, field=key)
+
+    try:
+        v = None if text.lower() == "none" else orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise bad("not a JSON value") from None
+
+    def number(x):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            raise bad("expected a finite number")
+        if key.endswith("_p") and not 0.0 < x < 1.0:
+            raise bad("a probability must lie strictly between 0 and 1")
+        if key.endswith("_s") and x < 0:
+            raise bad("a duration cannot be negative")
+        return float(x)
+
+    if v is None:
+        if "None" not in kind:
+            raise bad(f"this setting cannot be null (expected {kind})")
+        return None
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise bad("expected true or false")
+        return v
+    if kind == "int":
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise bad("expected a whole number of at least 1")
+        return v
+    if kind.startswith("tuple"):
+        size = kind.count("float")
+        if not isinstance(v, list) or len(v) != size:
+            raise bad(f"expected a list of {size} numbers")
+        return tuple(number(x) for x in v)
+    return number(v)

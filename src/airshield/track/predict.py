@@ -98,7 +98,6 @@ def predict_ncv(x: np.ndarray, P: np.ndarray, dt: np.ndarray, R: np.ndarray, q_h
     directly: F = [[I, A], [0, B]] with A = dt I - g u u^T and B = I - b u u^T,
     both symmetric, so F^T has the same entries at mirrored places."""
     dt = np.asarray(dt, float)
-    k = dt.size
     uu = _up_outer(R)
     F, Ft = _ncv_transition(dt, uu, vu_tau_s, transposed=True)
     xn = (F @ x[:, :, None])[:, :, 0]
