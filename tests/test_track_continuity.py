@@ -111,6 +111,28 @@ def test_track_lost_in_a_gap_continues_under_its_id():
     assert a2.isdisjoint(b2)
 
 
+def test_long_silence_is_bridged_only_when_unambiguous():
+    """Out of the radar's cover for 600 s (past stitch_max_silence_s, 300 s):
+    with stitch_long_silence_s one drone that comes back on its course keeps
+    its id, without it gets a new one; two drones 2 km apart that come back
+    together are not continued (each new track fits either old one)."""
+    rng = np.random.default_rng(9)
+    S = ts.sensors(ts.radar(sid="R1", lat=ts.LAT0 - 0.1, lon=ts.LON0, range_max_m=300e3))
+    t = np.arange(0.0, 720.0, 1.0)
+    seen = (t < 40) | (t >= 640)
+    xa, va = ts.line(t, -5000.0, 2000.0, 800.0, 45.0, 0.0)
+    xb, vb = ts.line(t, -5000.0, 4000.0, 800.0, 45.0, 0.0)
+    one = ts.polar_reports(S, 0, t[seen], xa[seen], va[seen], rng)
+    two = ts.merge(one, ts.polar_reports(S, 0, t[seen] + 0.2, xb[seen], vb[seen], rng))
+    long = TrackerConfig(stitch_long_silence_s=900.0)
+    for cfg, det, same in ((long, one, True), (TrackerConfig(), one, False), (long, two, False)):
+        pics = ts.run(Tracker(S, cfg), det)
+        before, n0 = _ids(pics, xa, range(10, 40), 300.0)
+        after, n1 = _ids(pics, xa, range(660, 718), 300.0)
+        assert n0 >= 25 and n1 >= 50 and len(before) == 1 and len(after) == 1
+        assert (after == before) == same, (cfg.stitch_long_silence_s, len(det))
+
+
 def test_two_drones_in_formation_keep_two_ids():
     """Two drones 700 m apart on parallel courses, both seen by one radar in the
     same scans, one of them only from t = 30 s: its new track is another object

@@ -66,6 +66,10 @@ class TrackerConfig:
     stitch_max_silence_s: float = 300.0  # ... lost for at most this long (600 s: tracks per
     # truth 1.20 -> 1.19 on raid-300, 1.61 -> 1.59 on raid-1000, but the live demo's
     # engagement test tips over; TRACKER.md "Quality (session 3)")
+    stitch_long_silence_s: float | None = None  # ... or, only when unambiguous (one lost
+    # track and one new one that pass the test only with each other), for at most this
+    # long: objects out of every radar's cover for many minutes (the Poland night:
+    # silences of 8-50 min); None: no long continuation (TRACKER.md "Other seeds")
     stitch_accel_mps2: float = 3.0  # ... widened by this manoeuvre held over the silence ...
     stitch_drift_mps: float = 10.0  # ... or, over long silences, by this drift off its line
     stitch_vdrift_mps: float = 2.0  # ... and vertically this drift (drones hold their height)
@@ -156,6 +160,11 @@ def with_settings(settings: list[str], base: TrackerConfig | None = None,
                              file=source, field=key)
         over[key] = _setting_value(key, kinds[key], text.strip(), source)
     return replace(base or TrackerConfig(), **over)
+
+
+def stitch_horizon_s(cfg: TrackerConfig) -> float:
+    """Longest silence after which a lost track may still be continued."""
+    return max(cfg.stitch_max_silence_s, cfg.stitch_long_silence_s or 0.0)
 
 
 def _setting_value(key: str, kind: str, text: str, source: str):

@@ -27,7 +27,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from airshield import SENSOR_KINDS
-from airshield.track.config import TrackerConfig
+from airshield.track.config import TrackerConfig, stitch_horizon_s
 from airshield.track.gate import chi2_gate
 from airshield.track.manage import carry_covariance, shown
 from airshield.track.motion import predict_positions
@@ -131,7 +131,7 @@ def continuation_pairs(state: TrackState, fresh: np.ndarray, now: float, cfg: Tr
     is_fresh = np.zeros(st.n, bool)
     is_fresh[fresh] = True
     live = np.flatnonzero((st.status == CONFIRMED) & ~is_fresh
-                          & (now - st.t_hit <= cfg.stitch_max_silence_s))
+                          & (now - st.t_hit <= stitch_horizon_s(cfg)))
     cand = {k: getattr(st, k)[live] for k in _BURIED}
     ref = live
     if grave is not None and len(grave):
@@ -166,8 +166,16 @@ def continuation_pairs(state: TrackState, fresh: np.ndarray, now: float, cfg: Tr
     d2 = _distance2(cand, io, st, b, now, cfg, ray[io], rays)
     inside = d2 < chi2_gate(cfg.stitch_p, 6)
     io, b, d2 = io[inside], b[inside], d2[inside]
-    if io.size == 0:
-        return none
+    long = now - cand["t_hit"][io] > cfg.stitch_max_silence_s
+    if long.any():
+        # past the usual silence only a pair that has no one else: the one lost
+        # track and the one new track near its path (else two drones of a wave)
+        alone = (np.bincount(io, minlength=ref.size)[io] == 1) & \
+            (np.bincount(b, minlength=st.n)[b] == 1)
+        ok = ~long | alone
+        io, b, d2 = io[ok], b[ok], d2[ok]
+        if io.size == 0:
+            return none
     ua, ia = np.unique(io, return_inverse=True)
     ub, ib = np.unique(b, return_inverse=True)
     cost = np.full((ua.size, ub.size), 1e9)

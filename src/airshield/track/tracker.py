@@ -28,7 +28,7 @@ from airshield.track import classify, identity, manage, stitch
 from airshield.track import measure as ms
 from airshield.track.associate import assign
 from airshield.track.bearings import BearingPool
-from airshield.track.config import TrackerConfig
+from airshield.track.config import TrackerConfig, stitch_horizon_s
 from airshield.track.gate import (bearing_pregate, gate_thresholds, range_pregate,
                                   reach_candidates, spatial_candidates)
 from airshield.track.initiate import initial_modes, initial_state
@@ -505,7 +505,7 @@ class Tracker:
         st = self.state
         fresh = np.flatnonzero(np.isin(st.id, np.concatenate(self._fresh)))
         self._fresh = []
-        self.grave.prune(now, self.cfg.stitch_max_silence_s)
+        self.grave.prune(now, stitch_horizon_s(self.cfg))
         rays = self.__dict__.get("_rays")
         if rays is None:  # built once: which sensors fix no range, where they stand
             rays = self._rays = stitch.Rays.from_table(self.sensors)
