@@ -596,3 +596,22 @@ def test_observable_gospa_equals_gospa_of_what_is_left(truths, tracks):
     assert r["gospa_observable_missed"] == pytest.approx(float(h.missed.mean()), abs=1e-6)
     assert r["gospa_observable_localisation"] == pytest.approx(float(h.localisation.mean()), rel=1e-9,
                                                               abs=1e-6)
+
+
+def test_per_class_continuity(tmp_path):
+    """Per class tracks per truth and id switches: a shahed held by T1 then T2
+    (one switch, two ids), a decoy held by T3 throughout, a bird by T4, T5, T6
+    in turn (two switches, three ids); the headline mixes them (6 / 3 = 2)."""
+    truth, tracks = [], []
+    holders = {"s": ("shahed", ["T1"] * 5 + ["T2"] * 5), "d": ("decoy", ["T3"] * 10),
+               "b": ("bird", ["T4"] * 3 + ["T5"] * 3 + ["T6"] * 4)}
+    for t in range(10):
+        for k, (oid, (cls, ids)) in enumerate(holders.items()):
+            truth.append(truth_rec(float(t), oid, 5000.0 * k, cls=cls))
+            tracks.append(track_rec(float(t), ids[t], 5000.0 * k + 10.0))
+    r = score_run(make_run(tmp_path, truth, tracks, None))
+    pc = r["per_class"]
+    assert r["tracks_per_truth"] == pytest.approx(2.0) and r["id_switches"] == 3
+    assert (pc["shahed"]["tracks_per_truth"], pc["shahed"]["id_switches"]) == (2.0, 1)
+    assert (pc["decoy"]["tracks_per_truth"], pc["decoy"]["id_switches"]) == (1.0, 0)
+    assert (pc["bird"]["tracks_per_truth"], pc["bird"]["id_switches"]) == (3.0, 2)

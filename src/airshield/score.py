@@ -175,7 +175,7 @@ def score_tracks(truth: Truth, tracks: Tracks, origin: tuple[float, float, float
         res["latency_reference"] = "first_detected_t (objects.json)"
     res.update(latency_stats(first_track_t, reference))
     res["latency_objects_missing"] = int(missing)
-    res["per_class"] = _per_class(truth, assigned, g, tracked)
+    res["per_class"] = _per_class(truth, assigned, g, cont)
     return res
 
 
@@ -219,9 +219,11 @@ def _enu(lat, lon, alt, origin) -> np.ndarray:
     return np.column_stack(geodetic_to_enu(lat, lon, alt, *origin))
 
 
-def _per_class(truth: Truth, assigned: np.ndarray, g, tracked: np.ndarray) -> dict:
+def _per_class(truth: Truth, assigned: np.ndarray, g, cont) -> dict:
     """Per truth class: objects, tracked objects, share of samples with a track,
-    mean distance of the assigned pairs."""
+    mean distance of the assigned pairs, tracks per truth and id switches (an
+    operator cares about a drone's id more than a bird's)."""
+    tracked = cont.tracked
     n_cls = len(CLASSES)
     _, first = np.unique(truth.obj, return_index=True)
     obj_cls = np.zeros(len(truth.ids), np.int64)
@@ -233,6 +235,8 @@ def _per_class(truth: Truth, assigned: np.ndarray, g, tracked: np.ndarray) -> di
     hit = np.bincount(cls[assigned >= 0], minlength=n_cls)
     pair_cls = cls[g.pair_truth]
     err_sum = np.bincount(pair_cls, weights=g.pair_dist, minlength=n_cls)
+    used = np.bincount(obj_cls[tracked], weights=cont.tracks_used[tracked], minlength=n_cls)
+    switches = np.bincount(obj_cls, weights=cont.id_switches, minlength=n_cls)
     out = {}
     for k in np.flatnonzero(samples):
         out[CLASSES[k]] = {
@@ -241,6 +245,8 @@ def _per_class(truth: Truth, assigned: np.ndarray, g, tracked: np.ndarray) -> di
             "samples": int(samples[k]),
             "tracked_share": float(hit[k] / samples[k]),
             "mean_error_m": float(err_sum[k] / hit[k]) if hit[k] else None,
+            "tracks_per_truth": float(used[k] / tracked_objects[k]) if tracked_objects[k] else None,
+            "id_switches": int(switches[k]),
         }
     return out
 
@@ -286,9 +292,11 @@ def format_score(result: dict):
     for k, v in rows:
         head.add_row(k, v)
     cls = Table(title="Per truth class")
-    for name in ("class", "objects", "tracked", "tracked share", "mean error"):
+    for name in ("class", "objects", "tracked", "tracked share", "mean error", "tracks per truth",
+                 "id switches"):
         cls.add_column(name, justify="left" if name == "class" else "right")
     for name, c in r["per_class"].items():
         cls.add_row(name, f(c["objects"]), f(c["tracked_objects"]),
-                    f"{100 * c['tracked_share']:.1f} %", f(c["mean_error_m"], " m"))
+                    f"{100 * c['tracked_share']:.1f} %", f(c["mean_error_m"], " m"),
+                    f(c.get("tracks_per_truth")), f(c.get("id_switches")))
     return Group(head, cls)
