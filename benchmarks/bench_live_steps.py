@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_web_latency import dense_scenario  # noqa: E402
 
 from airshield.alloc import keep_freed_memory  # noqa: E402
-from airshield.live.chain import Chain  # noqa: E402
-from airshield.track.config import TrackerConfig  # noqa: E402
+from airshield.live.chain import Chain, closed_loop_tracker  # noqa: E402
 from airshield.live.planning import solve  # noqa: E402
 from airshield.web.gcidle import IdleCollector  # noqa: E402
 from airshield.web.hub import Hub, encode  # noqa: E402
@@ -59,7 +58,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         scn = dense_scenario(args.scenario, args.density, Path(tmp) / "dense.yaml")
         chain = Chain(str(scn), seed=args.seed, policy="manual",
-                      tracker_config=TrackerConfig(reorder_s=args.reorder_s))
+                      tracker_config=closed_loop_tracker(reorder_s=args.reorder_s))
     hub = Hub(chain.static_layers())
     w0 = time.time()
     while len(chain.picture) < args.tracks and chain.t < args.max_sim_s:

@@ -253,9 +253,9 @@ def test_two_phase_step_is_the_same_run_and_threats_are_attack_classes():
 def test_latency_stamp_counts_from_when_the_released_reports_entered(reorder_s, held):
     """Reports wait ceil(reorder_s / dt) steps in the tracker's reorder window: the
     picture's latency stamp starts at the step they entered, not the latest one."""
-    from airshield.track.config import TrackerConfig
+    from airshield.live.chain import closed_loop_tracker
 
-    c = Chain(scenario(), seed=3, duration_s=30, tracker_config=TrackerConfig(reorder_s=reorder_s))
+    c = Chain(scenario(), seed=3, duration_s=30, tracker_config=closed_loop_tracker(reorder_s=reorder_s))
     entered = []
     for k in range(6):
         c.track_step()

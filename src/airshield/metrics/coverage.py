@@ -37,8 +37,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from airshield import CLASSES, geo
+from airshield.reach import DIRECTION_KINDS, in_sectors, num, reach
 
-DIRECTION_KINDS = ("acoustic", "eo", "df", "rf", "bearing")
 COVERAGE_MODEL = ("observable: within some radar's reach (detected at least half the time), an "
                   "ADS-B receiver's range for aircraft, or the reach of two or more "
                   "direction-finding sensors (airshield.metrics.coverage)")
@@ -57,46 +57,6 @@ class Coverage:
         return self.radar | (self.n_direction >= 2)
 
 
-def _num(rec: dict, key: str, default: float) -> float:
-    v = rec.get(key)
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else default
-
-
-def _reach(rec: dict, kind: str) -> np.ndarray:
-    """(n_classes,) reach of one sensor by truth class, metres."""
-    rmax = _num(rec, "range_max_m", np.nan)
-    if kind == "radar":
-        ref, rcs = rec.get("ref_range_m"), rec.get("rcs_m2")
-        if isinstance(ref, (int, float)) and isinstance(rcs, dict):
-            r_ref = _num(rec, "ref_rcs_m2", 1.0)
-            sigma = np.array([_num(rcs, c, 0.1) for c in CLASSES])
-            gain = 1.0
-            pd, pfa = _num(rec, "pd", np.nan), _num(rec, "pfa", np.nan)
-            if 0.0 < pfa < 0.5 and 0.5 < pd < 1.0:
-                snr_ref = np.log(pfa) / np.log(pd) - 1.0
-                snr_half = np.log(pfa) / np.log(0.5) - 1.0
-                gain = snr_ref / snr_half
-            r = float(ref) * (gain * np.maximum(sigma, 0.0) / r_ref) ** 0.25
-            return np.fmin(r, rmax) if np.isfinite(rmax) else r
-        return np.full(len(CLASSES), rmax)
-    by = rec.get("range_by_class_m")
-    if isinstance(by, dict):
-        return np.array([_num(by, c, rmax) for c in CLASSES])
-    return np.full(len(CLASSES), rmax)
-
-
-def _in_sectors(rec: dict, az: np.ndarray) -> np.ndarray:
-    sectors = rec.get("sectors")
-    if not isinstance(sectors, list) or not sectors:
-        return np.ones(az.shape, bool)
-    ok = np.zeros(az.shape, bool)
-    for s in sectors:
-        a0, a1 = _num(s, "az_from_deg", 0.0), _num(s, "az_to_deg", 360.0)
-        width = (a1 - a0) % 360.0 or 360.0
-        ok |= np.mod(az - a0, 360.0) <= width
-    return ok
-
-
 def truth_coverage(lat: np.ndarray, lon: np.ndarray, alt: np.ndarray, cls: np.ndarray,
                    sensors: list[dict]) -> Coverage:
     """Coverage of truth samples (geodetic position, class index into CLASSES)
@@ -111,29 +71,29 @@ def truth_coverage(lat: np.ndarray, lon: np.ndarray, alt: np.ndarray, cls: np.nd
         kind = rec.get("kind")
         if kind not in ("radar", "adsb") and kind not in DIRECTION_KINDS:
             continue
-        reach = _reach(rec, kind)
+        rch = reach(rec, kind)
         if kind == "adsb":
-            reach = np.where(np.arange(len(CLASSES)) == CLASSES.index("aircraft"), reach, 0.0)
-        reach = np.where(np.isfinite(reach), reach, 0.0)
-        if n == 0 or reach.max() <= 0:
+            rch = np.where(np.arange(len(CLASSES)) == CLASSES.index("aircraft"), rch, 0.0)
+        rch = np.where(np.isfinite(rch), rch, 0.0)
+        if n == 0 or rch.max() <= 0:
             continue
-        slat, slon, salt = _num(rec, "lat", np.nan), _num(rec, "lon", np.nan), _num(rec, "alt", 0.0)
+        slat, slon, salt = num(rec, "lat", np.nan), num(rec, "lon", np.nan), num(rec, "alt", 0.0)
         if not (np.isfinite(slat) and np.isfinite(slon)):
             continue
         s = np.array(geo.geodetic_to_ecef(slat, slon, salt), float).reshape(3)
-        k = np.asarray(tree.query_ball_point(s, float(reach.max())), np.int64)
+        k = np.asarray(tree.query_ball_point(s, float(rch.max())), np.int64)
         if k.size == 0:
             continue
         d = np.linalg.norm(x[k] - s, axis=1)
-        ok = (d <= reach[cls[k]]) & (d >= _num(rec, "range_min_m", 0.0))
+        ok = (d <= rch[cls[k]]) & (d >= num(rec, "range_min_m", 0.0))
         ok &= geo.above_radar_horizon(s, salt, x[k], alt[k])
         k, ok = k[ok], None
         if k.size == 0:
             continue
         az, el, _ = geo.geodetic_to_aer(lat[k], lon[k], alt[k], slat, slon, salt)
         az, el = np.asarray(az, float), np.asarray(el, float)
-        ok = (el >= _num(rec, "el_min_deg", -90.0)) & (el <= _num(rec, "el_max_deg", 90.0))
-        ok &= _in_sectors(rec, az)
+        ok = (el >= num(rec, "el_min_deg", -90.0)) & (el <= num(rec, "el_max_deg", 90.0))
+        ok &= in_sectors(rec, az)
         k = k[ok]
         if kind in ("radar", "adsb"):  # one sensor fixes a position
             radar[k] = True

@@ -86,6 +86,19 @@ class TrackerConfig:
     # 1.61 -> 1.46, observable GOSPA -0.6/-3.5/-4.7 % (demo/raid-300/raid-1000), full
     # GOSPA +0.1-0.3 %, but tests/test_closed_loop_night.py fails with it (TRACKER.md)
 
+    dead_reckon_s: float | None = 300.0  # a confirmed track that falls silent beyond every
+    # sensor's reach (track/cover.py: negative information) is carried by dead reckoning
+    # and shown as coasting for up to this long since its last report (alive, or in the
+    # continuation graveyard); one silent inside some sensor's reach is dropped as before.
+    # None: no dead reckoning (TRACKER.md "Dead reckoning out of cover")
+    q_cruise_h: float = 0.02  # m^2/s^3 horizontal process noise of a dead-reckoned track:
+    q_cruise_v: float = 0.005  # ... and vertical: a drone cruising on its course, unseen
+    dead_reckon_rms_m: float | None = None  # a dead-reckoned track is shown while its RMS
+    # position error is at most this; None: show_max_rms_m, as any track
+    dead_reckon_max_vu_mps: float = 10.0  # ... and only a track in level flight (above the
+    # ground floor, climbing or sinking no faster than this): one that was diving has most
+    # likely hit the ground (demo seed 7: terminal dives dead-reckoned underground, +2.9 % GOSPA)
+
     # --- late reports
     reorder_s: float = 1.0  # reports are held this long and processed in time order
     max_late_s: float = 120.0  # older than now - this: counted as late_dropped, not applied

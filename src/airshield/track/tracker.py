@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from airshield import CLASSES, geo
 from airshield.io.records import Detections, Sensors
 from airshield.track import classify, identity, manage, stitch
 from airshield.track import measure as ms
 from airshield.track.associate import assign
 from airshield.track.bearings import BearingPool
 from airshield.track.config import TrackerConfig, stitch_horizon_s
+from airshield.track.cover import Cover
 from airshield.track.gate import (bearing_pregate, gate_thresholds, range_pregate,
                                   reach_candidates, spatial_candidates)
 from airshield.track.initiate import initial_modes, initial_state
@@ -38,6 +40,10 @@ from airshield.track.plots import Plots, SensorTable, SigmaWarnings, make_plots
 from airshield.track.predict import combine, ncv_transition, predict_modes, predict_ncv
 from airshield.track.state import CONFIRMED, TrackState
 from airshield.track.update import imm_update, innovation, limit_speed, mahalanobis, oosm_update
+
+
+_DR_COLS = ("id", "x", "P", "t", "R", "p_class", "icao", "src")
+_UNKNOWN = CLASSES.index("unknown")
 
 
 def _rows(r: np.ndarray, n: int):
@@ -181,12 +187,15 @@ class Tracker:
     def picture(self, now: float) -> Picture:
         """Confirmed and coasting tracks predicted to ``now``. Output ticks are
         short hops, so the combined state is carried by the NCV mode alone
-        (exact for straight flight; the IMM proper runs at every update)."""
+        (exact for straight flight; the IMM proper runs at every update).
+        With dead_reckon_s, tracks silent beyond every sensor's reach follow
+        (``_dead_reckoned``)."""
         st, cfg = self.state, self.cfg
         # a track silent for longer than delete_after_s is not shown, but one with a long
         # history is kept a while longer to be re-acquired under its id (manage.delete_after)
         rows = np.flatnonzero((st.status == CONFIRMED) & (now - st.t_hit <= cfg.delete_after_s))
-        if rows.size == 0:
+        dr = self._dead_reckoned(now) if cfg.dead_reckon_s else None
+        if rows.size == 0 and dr is None:
             return Picture.empty(now)
         x, P = predict_ncv(st.x[rows], st.P[rows], now - st.t[rows], st.R[rows],
                            self.cfg.q_h, self.cfg.q_v, self.cfg.vu_tau_s)
@@ -198,14 +207,60 @@ class Tracker:
             good, self._held = manage.shown_held(P, st.id[rows], held, cfg, x, unseen)
         if not good.all():
             rows, x, P = rows[good], x[good], P[good]
-            if rows.size == 0:
+            if rows.size == 0 and dr is None:
                 return Picture.empty(now)
         status = manage.coasting(st, rows, now, cfg).astype(np.int8)
         if len(self._icao_names) != len(self.icao_codes):
             self._icao_names = sorted(self.icao_codes, key=self.icao_codes.get)
         src, ok = identity.recent_sources(st, rows, cfg.sources_window_s)
-        return Picture.build(now, st.id[rows].copy(), x, P, status, st.p_class[rows].copy(),
-                             st.icao[rows].copy(), self._icao_names, src, ok, self.sensors.ids)
+        cols = [st.id[rows].copy(), x, P, status, st.p_class[rows].copy(), st.icao[rows].copy(),
+                src, ok]
+        if dr is not None:  # coasting, no recent sources
+            k = dr["id"].size
+            more = [dr["id"], dr["x"], dr["P"], np.ones(k, np.int8), dr["p_class"], dr["icao"],
+                    dr["src"], np.zeros((k, ok.shape[1]), bool)]
+            cols = [np.concatenate([a, b]) for a, b in zip(cols, more)]
+        ids, x, P, status, p_class, icao, src, ok = cols
+        return Picture.build(now, ids, x, P, status, p_class, icao, self._icao_names, src, ok,
+                             self.sensors.ids)
+
+    def _dead_reckoned(self, now: float) -> dict | None:
+        """Confirmed tracks silent for longer than delete_after_s (alive, or
+        deleted into the graveyard) and at most dead_reckon_s, carried to ``now``
+        by a cruising model (q_cruise_*), in level flight above the ground and
+        where no sensor would see them (``cover.Cover``): their columns, or
+        None when there are none."""
+        st, cfg, g = self.state, self.cfg, self.grave
+        silent = now - st.t_hit
+        live = np.flatnonzero((st.status == CONFIRMED) & (silent > cfg.delete_after_s)
+                              & (silent <= cfg.dead_reckon_s))
+        cols = {k: getattr(st, k)[live] for k in _DR_COLS}
+        if len(g):
+            s_g = now - g.cols["t_hit"]
+            dead = np.flatnonzero((s_g > cfg.delete_after_s) & (s_g <= cfg.dead_reckon_s))
+            if dead.size:
+                cols = {k: np.concatenate([cols[k], g.cols[k][dead]]) for k in _DR_COLS}
+        if cols["id"].size == 0:
+            return None
+        x, P = predict_ncv(cols["x"], cols["P"], now - cols["t"], cols["R"], cfg.q_cruise_h,
+                           cfg.q_cruise_v, cfg.vu_tau_s)
+        cover = self.__dict__.get("_cover")
+        if cover is None:  # built once, on first use
+            cover = self._cover = Cover.build(self.sensors.sensors)
+        alt = np.atleast_1d(geo.ecef_to_geodetic(x[:, 0], x[:, 1], x[:, 2])[2])
+        pc = cols["p_class"]
+        cls = np.where(np.isfinite(pc).all(axis=1), np.argmax(np.nan_to_num(pc), axis=1), _UNKNOWN)
+        lim = cfg.dead_reckon_rms_m if cfg.dead_reckon_rms_m is not None else cfg.show_max_rms_m
+        up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1, keepdims=True)  # ellipsoid normal to 0.2 deg
+        level = np.abs(np.einsum("ni,ni->n", up, x[:, 3:])) <= cfg.dead_reckon_max_vu_mps
+        keep = level & (alt > self.alt_floor) & ~cover.seen(x[:, :3], alt, cls)
+        if lim is not None:
+            keep &= np.trace(P[:, :3, :3], axis1=1, axis2=2) <= lim * lim
+        if not keep.any():
+            return None
+        out = {k: v[keep] for k, v in cols.items()}
+        out["x"], out["P"] = x[keep], P[keep]
+        return out
 
     # -- processing -----------------------------------------------------------
     def _process(self, plots: Plots) -> None:

@@ -55,9 +55,9 @@ def build_live(scenario: str, *, speed: float = 1.0, seed: int | None = None, po
     kw = {}
     if chain_factory is None:
         from airshield.live.chain import Chain as chain_factory
-        from airshield.track.config import TrackerConfig
+        from airshield.live.chain import closed_loop_tracker
 
-        kw["tracker_config"] = TrackerConfig(reorder_s=reorder_s)
+        kw["tracker_config"] = closed_loop_tracker(reorder_s=reorder_s)
     chain = chain_factory(scenario, seed=seed, policy=policy, cost_cap=cost_cap, duration_s=duration_s, **kw)
     layers = chain.static_layers()
     meta = {**scenario_meta(chain, scenario), "seed": seed, "policy": policy, "cost_cap": cost_cap,

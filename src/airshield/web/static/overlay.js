@@ -11,6 +11,7 @@ const LEADER_S = 60;        // heading vector: where the track will be in one mi
 const ELLIPSE_MINZOOM = 9;  // uncertainty ellipses only when zoomed in
 const HIT_PX = 12;          // a click this close to a track picks it
 const OUTCOME_KEEP_S = 180; // outcome rings fade out over this much scenario time
+const COAST_ALPHA = 0.45;   // coasting tracks (no report lately, dead-reckoned) are faded
 const OUTCOME_COLORS = { defeated: "61,220,132", leaked: "255,92,92", other: "255,176,32" };
 const COLORS = {
   trail: { hostile: "rgba(255,107,107,0.45)", friend: "rgba(124,200,255,0.45)", neutral: "rgba(126,224,126,0.45)", unknown: "rgba(230,211,106,0.45)" },
@@ -88,7 +89,7 @@ export function drawOverlay(ov, map, S, el) {
       nEll++;
     }
     if (q.x >= -margin && q.y >= -margin && q.x <= ov.width + margin && q.y <= ov.height + margin) {
-      drawn.push({ track: r[I.track], sym, aff, x: q.x, y: q.y });
+      drawn.push({ track: r[I.track], sym, aff, x: q.x, y: q.y, coast: r[I.status] === "coasting" });
     }
   }
   ctx.lineWidth = 1.2;
@@ -109,8 +110,10 @@ export function drawOverlay(ov, map, S, el) {
     const img = ov.sprites[d.sym] || ov.sprites.unknown;
     const s = (d.sym === "bird" ? scale.bird : scale.other) / ov.dpr;
     const w = img.width * s, h = img.height * s;
+    ctx.globalAlpha = d.coast ? COAST_ALPHA : 1;
     ctx.drawImage(img, d.x - w / 2, d.y - h / 2, w, h);
   }
+  ctx.globalAlpha = 1;
   ov.drawn = drawn; ov.ellipses = nEll; ov.draws++;
 }
 
