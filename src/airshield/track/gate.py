@@ -299,30 +299,32 @@ def carried_innovation(mtype: int, x: np.ndarray, P: np.ndarray, dt: np.ndarray,
     zhat, H = ms.predict_measurement(mtype, xn, s_ecef, s_R)
     m = ms.DIM[mtype]
     y = ms.residual(mtype, z[:, :m], zhat)
-    Hp, Hv = H[:, :, :3], H[:, :, 3:]
+    Hp = np.ascontiguousarray(H[:, :, :3])
     hp = np.einsum("kmi,ki->km", Hp, u)
-    G = np.empty((k, m, 6))
-    G[:, :, :3] = Hp
-    Gv = G[:, :, 3:]
-    np.multiply(Hp, dt[:, None, None], out=Gv)
-    Gv += Hv
-    if mtype == ms.POLAR_RR:  # only range rate has a velocity part
-        hv = np.einsum("kmi,ki->km", Hv, u)
-        Gv -= (g[:, None] * hp + b[:, None] * hv)[:, :, None] * u[:, None, :]
-    else:
-        hv = None
-        Gv -= (g[:, None] * hp)[:, :, None] * u[:, None, :]
-    PGt = P @ np.ascontiguousarray(np.swapaxes(G, 1, 2))
-    S = G @ PGt
-    # H Q H^T = sum over blocks of T_xy (q_h Hx Hy^T + dq (Hx u)(Hy u)^T)
-    HpT = np.ascontiguousarray(np.swapaxes(Hp, 1, 2))
-    S += (q_h * c3)[:, None, None] * (Hp @ HpT) + (dq * c3)[:, None, None] * (hp[:, :, None] * hp[:, None, :])
-    if hv is not None:
-        HvHp = Hv @ HpT
-        S += (q_h * c2)[:, None, None] * (HvHp + np.swapaxes(HvHp, 1, 2))
-        hvp = hv[:, :, None] * hp[:, None, :]
-        S += (dq * c2)[:, None, None] * (hvp + np.swapaxes(hvp, 1, 2))
-        S += (q_h * a)[:, None, None] * (Hv @ np.ascontiguousarray(np.swapaxes(Hv, 1, 2)))
-        S += (dq * a)[:, None, None] * (hv[:, :, None] * hv[:, None, :])
+    # G = [Hp, dt Hp - g (Hp u) u^T + Hv B]; H Q H^T through T = L L^T (T the
+    # 2x2 time factor of Q): L = [[l1, 0], [l2, l3]], l1 = sqrt(a^3/3),
+    # l2 = sign(dt) sqrt(3a)/2, l3 = sqrt(a)/2, so H Q H^T = q_h (E E^T + l3^2
+    # Hv Hv^T) + dq (e e^T + l3^2 hv hv^T) with E = l1 Hp + l2 Hv, e = E u
+    Gv = Hp * dt[:, None, None]
+    Gv -= (g[:, None] * hp)[:, :, None] * u[:, None, :]
+    l1 = np.sqrt(c3)
+    E = Hp * l1[:, None, None]
+    e = hp * l1[:, None]
+    rr = mtype == ms.POLAR_RR  # only range rate (row 3) has a velocity part
+    if rr:
+        w = H[:, 3, 3:]
+        hv = np.einsum("ki,ki->k", w, u)
+        Gv[:, 3] += w - (b * hv)[:, None] * u
+        l2 = np.sign(dt) * np.sqrt(0.75 * a)
+        E[:, 3] += l2[:, None] * w
+        e[:, 3] += l2 * hv
+    G = np.concatenate([Hp, Gv], axis=2)
+    S = G @ (P @ np.ascontiguousarray(np.swapaxes(G, 1, 2)))
+    EEt = E @ np.ascontiguousarray(np.swapaxes(E, 1, 2))
+    EEt *= q_h
+    S += EEt
+    S += (dq * e)[:, :, None] * e[:, None, :]
+    if rr:
+        S[:, 3, 3] += 0.25 * a * (q_h * np.einsum("ki,ki->k", w, w) + dq * hv * hv)
     S += Rz
     return y, S
