@@ -353,3 +353,19 @@ def test_mix_once_and_gate_in_update_track_as_the_per_round_formulation(monkeypa
     assert n0 == n1 == 6 and c0 == c1
     assert abs(u1 - u0) <= 0.01 * u0
     assert e1 < 1.1 * e0 + 5.0, (e0, e1)
+
+
+def test_plot_rotation_and_floors_equal_the_old_formulation():
+    """make_plots' rotation builder writes geo.enu_to_ecef_rotation's numbers;
+    the sigma floors by table lookup are np.select's."""
+    from airshield import geo
+    from airshield.track import plots
+    rng = np.random.default_rng(66)
+    lat, lon = rng.uniform(-80, 80, 500), rng.uniform(-180, 180, 500)
+    out = plots._enu_rotation(lat, lon, np.empty((500, 3, 3)))
+    assert _same(out, geo.enu_to_ecef_rotation(lat, lon).reshape(500, 3, 3))
+    mtype = rng.integers(0, 5, 300)
+    old = np.select([(mtype <= ms.POLAR)[:, None], (mtype == ms.POS)[:, None]],
+                    [plots._FLOOR_POLAR, plots._FLOOR_POS], plots._FLOOR_BEARING)
+    new = plots._FLOORS[np.where(mtype <= ms.POLAR, 0, np.where(mtype == ms.POS, 1, 2))]
+    assert _same(new, old)

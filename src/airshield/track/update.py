@@ -75,12 +75,17 @@ def imm_update(mtype: int, xp: np.ndarray, Pp: np.ndarray, cbar: np.ndarray, z, 
     k, M = cbar.shape
     rep = (lambda a: np.repeat(a, M, axis=0)) if M > 1 else (lambda a: a)
     xf, Pf = xp.reshape(k * M, 6), Pp.reshape(k * M, 6, 6)
-    R = rep(ms.noise(mtype, sig, s_R))  # the same for every mode: built once per report
-    if mtype == ms.POS:  # no sensor geometry needed
-        y, H, S, R, PHt = innovation(mtype, xf, Pf, rep(z), None, None, None, R)
+    if mtype == ms.POS:  # H = [I 0] selects; R the same for every mode (broadcast, no repeats)
+        y = (z[:, None, :3] - xp[..., :3]).reshape(k * M, 3)
+        PHt = Pf[:, :, :3]
+        S = np.take(Pp.reshape(k, M, 36), _POS_BLOCK, axis=2).reshape(k, M, 3, 3)
+        S += ms.noise(mtype, sig, s_R)[:, None]
+        S = S.reshape(k * M, 3, 3)
     elif M == 1 or not SHARED_LINEARISATION or mtype not in SHARED_TYPES:
+        R = rep(ms.noise(mtype, sig, s_R))  # the same for every mode: built once per report
         y, H, S, R, PHt = innovation(mtype, xf, Pf, rep(z), None, rep(s_ecef), rep(s_R), R)
     else:
+        R = rep(ms.noise(mtype, sig, s_R))
         y, H, S, PHt = _shared_innovation(mtype, xp, Pp, cbar, z, s_ecef, s_R, R)
     d2, logdet, Si = mahalanobis(y, S)
     xn, Pn = kalman_update(xf, Pf, y, S, PHt, Si)
