@@ -455,8 +455,12 @@ class Tracker:
             g = np.flatnonzero(p.mtype[jf] == mt)
             g = slice(None) if g.size == jf.size else g  # one kind: views of the prediction
             jj, r = jf[g], _rows(rf[g], st.n)
+            # every row (a position feed) and no gate to apply: the update writes
+            # the modes straight into the state columns
+            direct = isinstance(r, slice) and regate is None
             out = imm_update(int(mt), xp[g], Pp[g], cbar[g], p.z[jj], p.sig[jj], p.s_ecef[jj],
-                             p.s_R[jj], with_d2=regate is not None)
+                             p.s_R[jj], with_d2=regate is not None,
+                             out=(st.xm, st.Pm) if direct else None)
             xm, Pm, mu = out[:3]
             if regate is not None:
                 ok = (-max_last(-out[3]) < self.gates[ms.DIM[mt]]) | regate[fwd][g]
@@ -466,7 +470,10 @@ class Tracker:
                     keep[np.flatnonzero(fwd)[g][~ok]] = False
                     xm, Pm, mu, jj, r = xm[ok], Pm[ok], mu[ok], jj[ok], rf[g][ok]
             limit_speed(xm, self.cfg.v_max_mps)
-            st.xm[r], st.Pm[r], st.mu[r] = xm, Pm, mu
+            if direct:
+                st.mu[r] = mu
+            else:
+                st.xm[r], st.Pm[r], st.mu[r] = xm, Pm, mu
             st.x[r], st.P[r] = combine(xm, Pm, mu)
             st.t[r] = p.t[jj]
         if keep is not None:

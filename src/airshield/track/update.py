@@ -50,28 +50,33 @@ def mahalanobis(y: np.ndarray, S: np.ndarray):
     return d2, logdet, Si
 
 
-def kalman_update(x, P, y, S, PHt, Si=None):
-    """EKF update with precomputed pieces. Returns x+, P+ (symmetrised)."""
+def kalman_update(x, P, y, S, PHt, Si=None, out=None):
+    """EKF update with precomputed pieces. Returns x+, P+ (symmetrised), written
+    into ``out`` = (x+, P+) arrays when given (the tracker's state columns: no
+    copy afterwards; the same numbers)."""
     if Si is None:
         Si = inv_logdet(S)[0]
     K = PHt @ Si
-    x_new = x + (K @ y[:, :, None])[:, :, 0]
+    Ky = (K @ y[:, :, None])[:, :, 0]
+    x_new = x + Ky if out is None else np.add(x, Ky, out=out[0])
     # P - K S K^T, since K S = P H^T; H P as its own array (a product with a
     # transposed view is about twice as slow)
     P_new = K @ np.ascontiguousarray(np.swapaxes(PHt, -1, -2))
     np.subtract(P, P_new, out=P_new)
-    sym = P_new + np.swapaxes(P_new, -1, -2)
+    sym = P_new + np.swapaxes(P_new, -1, -2) if out is None else \
+        np.add(P_new, np.swapaxes(P_new, -1, -2), out=out[1])
     sym *= 0.5
     return x_new, sym
 
 
 def imm_update(mtype: int, xp: np.ndarray, Pp: np.ndarray, cbar: np.ndarray, z, sig, s_ecef, s_R,
-               with_d2: bool = False):
+               with_d2: bool = False, out=None):
     """Update every mode of K tracks with one measurement each (linearised once
     per row at the predicted mixture mean, see SHARED_LINEARISATION), then the
     mode probabilities from the modes' measurement likelihoods. Returns xm+,
     Pm+, mu+ ((K,M,...) each), and with ``with_d2`` each mode's squared
-    Mahalanobis distance of the measurement (K,M)."""
+    Mahalanobis distance of the measurement (K,M). ``out`` = (xm, Pm) arrays
+    (K,M,6), (K,M,6,6) to write the updated modes into."""
     k, M = cbar.shape
     rep = (lambda a: np.repeat(a, M, axis=0)) if M > 1 else (lambda a: a)
     xf, Pf = xp.reshape(k * M, 6), Pp.reshape(k * M, 6, 6)
@@ -88,7 +93,9 @@ def imm_update(mtype: int, xp: np.ndarray, Pp: np.ndarray, cbar: np.ndarray, z, 
         R = rep(ms.noise(mtype, sig, s_R))
         y, H, S, PHt = _shared_innovation(mtype, xp, Pp, cbar, z, s_ecef, s_R, R)
     d2, logdet, Si = mahalanobis(y, S)
-    xn, Pn = kalman_update(xf, Pf, y, S, PHt, Si)
+    if out is not None:
+        out = out[0].reshape(k * M, 6), out[1].reshape(k * M, 6, 6)
+    xn, Pn = kalman_update(xf, Pf, y, S, PHt, Si, out)
     if M == 1:
         out = xn.reshape(k, 1, 6), Pn.reshape(k, 1, 6, 6), cbar
         return out + (d2.reshape(k, 1),) if with_d2 else out
