@@ -200,7 +200,7 @@ def measure(run: RunInput, warmup_s: float = 20.0, cfg: TrackerConfig | None = N
 _STAGES = ("ingest", "_process", "_batch", "_candidates", "_update_rounds", "_regate", "_update",
            "_initiate", "_manage", "_continue", "_flush_identity", "picture")
 _KERNELS = ("predict_ncv", "predict_modes", "imm_update", "combine", "innovation", "mahalanobis",
-            "assign", "spatial_candidates", "range_pregate", "bearing_pregate")
+            "assign", "spatial_candidates", "range_pregate", "bearing_pregate", "carried_innovation")
 
 
 import contextlib

@@ -323,12 +323,18 @@ def test_mode_combination_and_ncv_carry_equal_per_row_references():
         assert np.allclose(Pn[r], ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("mtype", [ms.POS, ms.POLAR_RR, ms.AZ])
-def test_imm_update_equals_a_per_row_ekf(mtype):
+def test_imm_update_equals_a_per_row_ekf(mtype, shared, monkeypatch):
     """Every mode updated by the textbook EKF (numpy inverse), mode
     probabilities from the Gaussian likelihoods: the batched kernel (selection
-    instead of products for positions, Cholesky for 4x4) agrees."""
+    instead of products for positions, Cholesky for 4x4) agrees. With
+    ``shared`` (the default, session 6) a nonlinear measurement is linearised
+    once per row at the predicted mixture mean x_bar (h(x_bar) + H (x_j - x_bar)
+    for mode j); without, at each mode's own prediction."""
+    from airshield.track import update as upd
     from airshield.track.update import imm_update
+    monkeypatch.setattr(upd, "SHARED_LINEARISATION", shared)
     rng = np.random.default_rng(23)
     k, m = 25, 4
     xm, Pm, mu, _ = _random_tracks(rng, k, m)
@@ -347,9 +353,14 @@ def test_imm_update_equals_a_per_row_ekf(mtype):
     x1, P1, mu1 = imm_update(mtype, xm, Pm, mu, z, sig, s_ecef, s_R)
     for r in range(k):
         lik = np.empty(m)
+        xbar = mu[r] @ xm[r]
         for j in range(m):
-            zh, H = ms.predict_measurement(mtype, xm[r, j][None], s_ecef[r:r + 1], s_R[r:r + 1])
-            y = ms.residual(mtype, z[r:r + 1, :ms.DIM[mtype]], zh)[0]
+            if shared and mtype != ms.POS:
+                zh, H = ms.predict_measurement(mtype, xbar[None], s_ecef[r:r + 1], s_R[r:r + 1])
+                y = ms.residual(mtype, z[r:r + 1, :ms.DIM[mtype]], zh)[0] - H[0] @ (xm[r, j] - xbar)
+            else:
+                zh, H = ms.predict_measurement(mtype, xm[r, j][None], s_ecef[r:r + 1], s_R[r:r + 1])
+                y = ms.residual(mtype, z[r:r + 1, :ms.DIM[mtype]], zh)[0]
             Rn = ms.noise(mtype, sig[r:r + 1], s_R[r:r + 1])[0]
             S = H[0] @ Pm[r, j] @ H[0].T + Rn
             K = Pm[r, j] @ H[0].T @ np.linalg.inv(S)

@@ -54,9 +54,15 @@ def spatial_candidates(track_pos: np.ndarray, track_sig: np.ndarray, plot_pos: n
     rows = np.flatnonzero(tight)
     if rows.size:
         reach = n_sigma * (cap + sig_max) + margin
-        sm = cKDTree(track_pos[rows]).sparse_distance_matrix(plots, reach, output_type="ndarray")
-        ti, pj = rows[sm["i"]], sm["j"].astype(np.int64)
-        ok = sm["v"] <= n_sigma * (track_sig[ti] + plot_sig[pj]) + margin
+        if _sparse(plot_pos, reach):
+            ti, pj = _nearest_pairs(plots, track_pos, rows, reach)
+            d = track_pos[ti] - plot_pos[pj]
+            dist = np.sqrt(np.einsum("ki,ki->k", d, d))
+        else:
+            sm = cKDTree(track_pos[rows]).sparse_distance_matrix(plots, reach,
+                                                                 output_type="ndarray")
+            ti, pj, dist = rows[sm["i"]], sm["j"].astype(np.int64), sm["v"]
+        ok = dist <= n_sigma * (track_sig[ti] + plot_sig[pj]) + margin
         ti_parts.append(ti[ok])
         pj_parts.append(pj[ok])
     loose = np.flatnonzero(~tight)
@@ -73,6 +79,41 @@ def spatial_candidates(track_pos: np.ndarray, track_sig: np.ndarray, plot_pos: n
     if not ti_parts:
         return empty, empty
     return np.concatenate(ti_parts).astype(np.int64), np.concatenate(pj_parts).astype(np.int64)
+
+
+# Nearest-neighbour queries return up to this many plots per track within the
+# search radius; a track with that many is queried again for all of them.
+KNN = 4
+
+
+def _sparse(plot_pos: np.ndarray, reach: float) -> bool:
+    """Few plots within ``reach`` of a typical point: the plots' count times the
+    area of a circle of that radius, over the area of their bounding box (the
+    two widest ECEF extents), is small. Only the speed depends on it: both
+    search paths give the same pairs."""
+    ext = np.sort(plot_pos.max(axis=0) - plot_pos.min(axis=0))
+    area = max(float(ext[1] * ext[2]), 1.0)
+    return plot_pos.shape[0] * np.pi * reach * reach < 0.2 * area
+
+
+def _nearest_pairs(plots: cKDTree, track_pos: np.ndarray, rows: np.ndarray, reach: float):
+    """Every (track, plot) pair within ``reach`` for tracks ``rows``, by a k-nearest
+    query (one C call returning arrays, no tree of the tracks and no Python lists)
+    and a ball query for the rare track with KNN plots within reach."""
+    dist, idx = plots.query(track_pos[rows], k=KNN, distance_upper_bound=reach)
+    hit = np.isfinite(dist)
+    full = np.flatnonzero(hit[:, -1])
+    if full.size:
+        hit[full] = False
+    ti = np.repeat(rows, hit.sum(axis=1))
+    pj = idx[hit].astype(np.int64)
+    if full.size:
+        near = plots.query_ball_point(track_pos[rows[full]], reach, return_sorted=False)
+        cnt = np.fromiter((len(h) for h in near), np.int64, full.size)
+        ti = np.concatenate([ti, np.repeat(rows[full], cnt)])
+        pj = np.concatenate([pj, np.fromiter((i for h in near for i in h), np.int64,
+                                             int(cnt.sum()))])
+    return ti, pj
 
 
 # A batch of a few plots (a late bearing or crowd report, one radar plot) is
@@ -212,3 +253,78 @@ def bearing_pregate(x: np.ndarray, P: np.ndarray, dt: np.ndarray, R: np.ndarray,
         return ok
     keep[sel] = ok
     return keep
+
+
+_POS_ROWS = np.array([0, 1, 2])
+
+
+def carried_innovation(mtype: int, x: np.ndarray, P: np.ndarray, dt: np.ndarray, R: np.ndarray,
+                       q_h: float, q_v: float, vu_tau_s: float, z: np.ndarray, sig: np.ndarray,
+                       s_ecef: np.ndarray, s_R: np.ndarray):
+    """Residual y (K,m) and innovation covariance S (K,m,m) of measurements z of
+    one type against states x, P carried over dt by predict_ncv's model, without
+    carrying the covariance: the same S = H (F P F^T + Q) H^T + R_z as
+    update.innovation of predict_ncv's output, as G P G^T + H Q H^T + R_z with
+    G = H F (m x 6, built from H and the blocks of F = [[I, A], [0, B]],
+    A = dt I - g u u^T, B = I - b u u^T) and Q = kron([[a^3/3, dt a/2],
+    [dt a/2, a]], D), D = q_h I + (q_v - q_h) u u^T, a = |dt|. The gate needs
+    only S: this skips the two 6x6 products and the 6x6 process noise per pair."""
+    dt = np.asarray(dt, float)
+    k = dt.size
+    u = R[:, :, 2]
+    b, g = vertical_decay(dt, vu_tau_s)
+    v = x[:, 3:]
+    vu = np.einsum("ki,ki->k", v, u)
+    xn = np.empty((k, 6))
+    xn[:, :3] = x[:, :3] + v * dt[:, None] - (g * vu)[:, None] * u
+    xn[:, 3:] = v - (b * vu)[:, None] * u
+    Rz = ms.noise(mtype, sig, s_R)
+    a = np.abs(dt)
+    c3, c2 = a ** 3 / 3.0, dt * a / 2.0
+    dq = q_v - q_h
+    if mtype == ms.POS:
+        # H = [I 0]: G = [I A]; S = Ppp + A Pvp + Ppv A + A Pvv A + c3 D + R_z
+        y = z[:, :3] - xn[:, :3]
+        uu = u[:, :, None] * u[:, None, :]
+        A = (-g[:, None, None]) * uu  # symmetric
+        A[:, _POS_ROWS, _POS_ROWS] += dt[:, None]
+        X = np.ascontiguousarray(P[:, :3, 3:]) @ A  # Ppv A = (A Pvp)^T
+        S = P[:, :3, :3] + X
+        S += np.swapaxes(X, 1, 2)
+        S += A @ np.ascontiguousarray(P[:, 3:, 3:]) @ A
+        S[:, _POS_ROWS, _POS_ROWS] += (c3 * q_h)[:, None]
+        S += (c3 * dq)[:, None, None] * uu
+        S += Rz
+        return y, S
+    zhat, H = ms.predict_measurement(mtype, xn, s_ecef, s_R)
+    m = ms.DIM[mtype]
+    y = ms.residual(mtype, z[:, :m], zhat)
+    Hp = np.ascontiguousarray(H[:, :, :3])
+    hp = np.einsum("kmi,ki->km", Hp, u)
+    # G = [Hp, dt Hp - g (Hp u) u^T + Hv B]; H Q H^T through T = L L^T (T the
+    # 2x2 time factor of Q): L = [[l1, 0], [l2, l3]], l1 = sqrt(a^3/3),
+    # l2 = sign(dt) sqrt(3a)/2, l3 = sqrt(a)/2, so H Q H^T = q_h (E E^T + l3^2
+    # Hv Hv^T) + dq (e e^T + l3^2 hv hv^T) with E = l1 Hp + l2 Hv, e = E u
+    Gv = Hp * dt[:, None, None]
+    Gv -= (g[:, None] * hp)[:, :, None] * u[:, None, :]
+    l1 = np.sqrt(c3)
+    E = Hp * l1[:, None, None]
+    e = hp * l1[:, None]
+    rr = mtype == ms.POLAR_RR  # only range rate (row 3) has a velocity part
+    if rr:
+        w = H[:, 3, 3:]
+        hv = np.einsum("ki,ki->k", w, u)
+        Gv[:, 3] += w - (b * hv)[:, None] * u
+        l2 = np.sign(dt) * np.sqrt(0.75 * a)
+        E[:, 3] += l2[:, None] * w
+        e[:, 3] += l2 * hv
+    G = np.concatenate([Hp, Gv], axis=2)
+    S = G @ (P @ np.ascontiguousarray(np.swapaxes(G, 1, 2)))
+    EEt = E @ np.ascontiguousarray(np.swapaxes(E, 1, 2))
+    EEt *= q_h
+    S += EEt
+    S += (dq * e)[:, :, None] * e[:, None, :]
+    if rr:
+        S[:, 3, 3] += 0.25 * a * (q_h * np.einsum("ki,ki->k", w, w) + dq * hv * hv)
+    S += Rz
+    return y, S

@@ -40,9 +40,9 @@ def kinematics(state: TrackState, rows: np.ndarray, omega: np.ndarray):
 
 def push_sources(state: TrackState, rows: np.ndarray, sensor: np.ndarray, t: np.ndarray) -> None:
     """Remember which sensor updated each of ``rows`` and when (ring of 4)."""
-    src, src_t = state.src[rows], state.src_t[rows]
-    state.src[rows] = np.column_stack([sensor, src[:, :-1]])
-    state.src_t[rows] = np.column_stack([t, src_t[:, :-1]])
+    for ring, new in ((state.src, sensor), (state.src_t, t)):  # shifted in place
+        ring[rows, 1:] = ring[rows, :-1]
+        ring[rows, 0] = new
 
 
 def recent_sources(state: TrackState, rows: np.ndarray, window_s: float):

@@ -25,7 +25,19 @@ ADSB = 4  # index of "adsb" in airshield.SENSOR_KINDS
 _FLOOR_POLAR = np.array([1.0, np.radians(0.01), np.radians(0.01), 0.05])  # m, rad, rad, m/s
 _FLOOR_POS = np.array([1.0, 1.0, np.nan, np.nan])  # m
 _FLOOR_BEARING = np.array([np.radians(0.01), np.radians(0.01), np.nan, np.nan])
+_FLOORS = np.stack([_FLOOR_POLAR, _FLOOR_POS, _FLOOR_BEARING])
 _BEARING_KINDS = (1, 2, 3)  # acoustic, eo, visual: bearing sensors with short reach
+
+
+def _enu_rotation(lat_deg: np.ndarray, lon_deg: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """geo.enu_to_ecef_rotation (the same numbers) written into ``out`` (K, 3, 3)
+    without its stacks."""
+    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
+    sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
+    out[:, 0, 0], out[:, 1, 0], out[:, 2, 0] = -so, co, 0.0
+    out[:, 0, 1], out[:, 1, 1], out[:, 2, 1] = -sl * co, -sl * so, cl
+    out[:, 0, 2], out[:, 1, 2], out[:, 2, 2] = cl * co, cl * so, sl
+    return out
 
 
 @dataclass
@@ -120,7 +132,9 @@ def make_plots(det: Detections, st: SensorTable, cfg: TrackerConfig, warn: Sigma
     z = np.full((n, 4), np.nan)
     sig = np.full((n, 4), np.nan)
     s_ecef = st.ecef[sensor]
-    s_R = st.R[sensor]
+    ps = kind == POS
+    all_pos = bool(ps.all())
+    s_R = np.empty((n, 3, 3)) if all_pos else st.R[sensor]  # POS: at the reported point
     pos = np.full((n, 3), np.nan)
     pos_sigma = np.full(n, np.inf)
     ids = st.ids
@@ -146,7 +160,6 @@ def make_plots(det: Detections, st: SensorTable, cfg: TrackerConfig, warn: Sigma
         pos[pol] = ms.polar_to_ecef(rng, az, el, s_ecef[pol], s_R[pol])
         pos_sigma[pol] = np.sqrt(sig[pol, 0] ** 2 + (rng * sig[pol, 1]) ** 2 + (rng * sig[pol, 2]) ** 2)
 
-    ps = kind == POS
     if ps.any():
         fill(ps, 0, "sigma_h_m", cfg.sigma_h_m, "m")
         fill(ps, 1, "sigma_v_m", cfg.sigma_v_m, "m")
@@ -156,10 +169,15 @@ def make_plots(det: Detections, st: SensorTable, cfg: TrackerConfig, warn: Sigma
         alt = np.where(no_alt, cfg.missing_alt_m, zr[:, 2])
         sv = np.where(no_alt, cfg.missing_alt_sigma_m, sr[:, 1])
         p = np.stack(geo.geodetic_to_ecef(zr[:, 0], zr[:, 1], alt), axis=-1).reshape(-1, 3)
-        z[ps, :3] = p
-        pos[ps] = p
         sig[ps, 0], sig[ps, 1] = sr[:, 0], sv
-        s_R[ps] = geo.enu_to_ecef_rotation(zr[:, 0], zr[:, 1]).reshape(-1, 3, 3)
+        if all_pos:  # a position feed: whole columns, no masked writes
+            z[:, :3] = p
+            pos = p
+            _enu_rotation(zr[:, 0], zr[:, 1], s_R)
+        else:
+            z[ps, :3] = p
+            pos[ps] = p
+            s_R[ps] = _enu_rotation(zr[:, 0], zr[:, 1], np.empty((p.shape[0], 3, 3)))
         pos_sigma[ps] = np.sqrt(2 * sr[:, 0] ** 2 + sv ** 2)
 
     br = kind == BEARING
@@ -173,8 +191,7 @@ def make_plots(det: Detections, st: SensorTable, cfg: TrackerConfig, warn: Sigma
 
     # a zero sigma (allowed by the contract reader) would make a singular
     # innovation: floor every sigma at a figure no real sensor reaches
-    floor = np.select([(mtype <= ms.POLAR)[:, None], (mtype == ms.POS)[:, None]],
-                      [_FLOOR_POLAR, _FLOOR_POS], _FLOOR_BEARING)
+    floor = _FLOORS[np.where(mtype <= ms.POLAR, 0, np.where(mtype == ms.POS, 1, 2))]
     sig = np.where(np.isfinite(sig), np.maximum(sig, floor), sig)
     pos_sigma = np.maximum(pos_sigma, 1.0)
 

@@ -55,15 +55,26 @@ def mix(xm: np.ndarray, Pm: np.ndarray, mu: np.ndarray, dt: np.ndarray, models: 
     return x0, P0, cbar
 
 
-def predict_modes(xm, Pm, mu, dt, R, models: MotionModels):
+def predict_modes(xm, Pm, mu, dt, R, models: MotionModels, mix_dt=None, mixing: bool = True):
     """Mix and predict every mode over dt (K,) for tracks with ENU rotations R.
     Returns xp (K,M,6), Pp (K,M,6,6), cbar (K,M).
+
+    ``mix_dt`` (K,), default dt: the interval whose mode transitions the mixing
+    applies; ``mixing=False`` predicts each mode from its own state (mode-matched,
+    cbar = mu). A track updated several times in one scan batch mixes once, over
+    the whole span to its last report of the batch, and its later updates in the
+    batch predict mode-matched: over the batch's fraction of a second the Markov
+    matrix is nearly the identity, and the span's transitions are all applied,
+    only at its start.
 
     F P F^T as two stacked 6x6 matrix products: numpy's matmul over (K, M) stacks
     costs about as much as one elementwise pass, where the 3x3 blockwise algebra
     took a dozen strided passes."""
     dt = np.asarray(dt, float)
-    x0, P0, cbar = mix(xm, Pm, mu, dt, models)
+    if mixing:
+        x0, P0, cbar = mix(xm, Pm, mu, dt if mix_dt is None else np.asarray(mix_dt, float), models)
+    else:
+        x0, P0, cbar = xm, Pm, mu
     frame = up_frame(R)
     F, Ft = transition(models, dt, R, frame, transposed=True)
     xp = (F @ x0[..., None])[..., 0]

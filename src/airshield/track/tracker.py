@@ -31,15 +31,28 @@ from airshield.track.associate import assign
 from airshield.track.bearings import BearingPool
 from airshield.track.config import TrackerConfig, stitch_horizon_s
 from airshield.track.cover import Cover
-from airshield.track.gate import (bearing_pregate, gate_thresholds, range_pregate,
-                                  reach_candidates, spatial_candidates)
+from airshield.track.gate import (bearing_pregate, carried_innovation, gate_thresholds,
+                                  range_pregate, reach_candidates, spatial_candidates)
 from airshield.track.initiate import initial_modes, initial_state
+from airshield.track.linalg import max_last
 from airshield.track.motion import MotionModels, models_from_config, process_noise
 from airshield.track.picture import Picture
 from airshield.track.plots import Plots, SensorTable, SigmaWarnings, make_plots
 from airshield.track.predict import combine, ncv_transition, predict_modes, predict_ncv
 from airshield.track.state import CONFIRMED, TrackState
-from airshield.track.update import imm_update, innovation, limit_speed, mahalanobis, oosm_update
+from airshield.track.update import imm_update, limit_speed, mahalanobis, oosm_update
+
+
+# A track updated several times in one scan batch (several radars within the
+# second) mixes its modes once, over the span to its last report of the batch;
+# its later updates predict mode-matched (predict.predict_modes).
+MIX_ONCE_PER_BATCH = True
+
+
+# Later rounds of a batch gate each forward pair by the IMM update's own
+# innovations (passes when some mode's d^2 is inside the gate) instead of a
+# separate NCV carry of the combined state (Tracker._regate).
+GATE_IN_UPDATE = True
 
 
 _DR_COLS = ("id", "x", "P", "t", "R", "p_class", "icao", "src")
@@ -324,14 +337,15 @@ class Tracker:
             ok |= forced
             if not ok.all():
                 ti, pj, forced, dt, xt, Pt, Rt = (a[ok] for a in (ti, pj, forced, dt, xt, Pt, Rt))
-            xc, Pc = predict_ncv(xt, Pt, dt, Rt, *self._q_gate)
             d2, cost = np.empty(ti.size), np.empty(ti.size)
             mt_pj = p.mtype[pj]
             kinds = np.unique(mt_pj)
             for mt in kinds:
                 g = np.flatnonzero(mt_pj == mt) if kinds.size > 1 else slice(None)
                 j = pj[g]
-                y, H, S, R, _ = innovation(int(mt), xc[g], Pc[g], p.z[j], p.sig[j], p.s_ecef[j], p.s_R[j])
+                # the NCV carry's innovation covariance without carrying P (gate.py)
+                y, S = carried_innovation(int(mt), xt[g], Pt[g], dt[g], Rt[g], *self._q_gate,
+                                          p.z[j], p.sig[j], p.s_ecef[j], p.s_R[j])
                 d2[g], logdet, _ = mahalanobis(y, S)
                 cost[g] = d2[g] + logdet - ms.log_det_noise(int(mt), p.sig[j])
             gated = (d2 < self.gates[np.take(ms.DIM, mt_pj)]) | forced
@@ -376,31 +390,54 @@ class Tracker:
         rank = idx - np.maximum.accumulate(np.where(first, idx, 0))
         st = self.state
         applied = [j[rank == 0]]
-        for k in range(int(rank.max()) + 1):
+        n_rounds = int(rank.max()) + 1
+        if n_rounds > 1 and MIX_ONCE_PER_BATCH:
+            # a track's last report of the batch: its first round mixes over the
+            # whole span, the later rounds predict mode-matched (predict_modes)
+            last = np.r_[first[1:], True]
+            t_last = np.repeat(p.t[j[last]], np.diff(np.r_[np.flatnonzero(first), rows.size]))
+        for k in range(n_rounds):
             sel = np.flatnonzero(rank == k)
-            if k:
+            if k and not GATE_IN_UPDATE:
                 sel = sel[self._regate(p, rows[sel], j[sel]) | forced[sel]]
                 applied.append(j[sel])
+            elif k:  # reports older than the state: gated here, the rest by the update
+                back = p.t[j[sel]] < st.t[rows[sel]]
+                if back.any():
+                    ok = np.ones(sel.size, bool)
+                    ok[back] = self._regate(p, rows[sel[back]], j[sel[back]]) | forced[sel[back]]
+                    sel = sel[ok]
             r, jj = rows[sel], j[sel]
             dt = p.t[jj] - st.t[r]
             fwd = dt >= 0
             xp = Pp = cb = None
             if fwd.any():
                 rf = _rows(r[fwd], st.n)  # every track (a position feed): views, no gathers
+                mix_dt, mixing = None, True
+                if n_rounds > 1 and MIX_ONCE_PER_BATCH:
+                    if k:
+                        mixing = False
+                    else:
+                        mix_dt = (t_last[sel] - st.t[r])[fwd]
                 xp, Pp, cb = predict_modes(st.xm[rf], st.Pm[rf], st.mu[rf], dt[fwd], st.R[rf],
-                                           self.models)
-            self._update(p, r, jj, fwd, xp, Pp, cb, dt)
+                                           self.models, mix_dt, mixing)
+            if k and GATE_IN_UPDATE:
+                kept = self._update(p, r, jj, fwd, xp, Pp, cb, dt, regate=forced[sel])
+                applied.append(jj if kept is None else jj[kept])
+            else:
+                self._update(p, r, jj, fwd, xp, Pp, cb, dt)
         return np.concatenate(applied)
 
     def _regate(self, p: Plots, r: np.ndarray, jj: np.ndarray) -> np.ndarray:
         """Chi-square gate of reports jj against tracks r as they are now."""
         st = self.state
-        xc, Pc = predict_ncv(st.x[r], st.P[r], p.t[jj] - st.t[r], st.R[r], *self._q_gate)
+        dt = p.t[jj] - st.t[r]
         ok = np.zeros(r.size, bool)
         for mt in np.unique(p.mtype[jj]):
             g = np.flatnonzero(p.mtype[jj] == mt)
-            q = jj[g]
-            y, _, S, _, _ = innovation(int(mt), xc[g], Pc[g], p.z[q], p.sig[q], p.s_ecef[q], p.s_R[q])
+            q, rg = jj[g], r[g]
+            y, S = carried_innovation(int(mt), st.x[rg], st.P[rg], dt[g], st.R[rg], *self._q_gate,
+                                      p.z[q], p.sig[q], p.s_ecef[q], p.s_R[q])
             ok[g] = mahalanobis(y, S)[0] < self.gates[ms.DIM[mt]]
         return ok
 
@@ -457,21 +494,45 @@ class Tracker:
         ok = ~both | (ic_t == ic_p)  # two different transponders are two aircraft
         return ti[ok], pj[ok], (both & (ic_t == ic_p))[ok]
 
-    def _update(self, p: Plots, rows, j, fwd, xp, Pp, cbar, dt) -> None:
+    def _update(self, p: Plots, rows, j, fwd, xp, Pp, cbar, dt, regate=None):
         """Update ``rows`` with reports ``j``: IMM for reports newer than the
-        track (``fwd``, predicted modes given), the late-report update otherwise."""
+        track (``fwd``, predicted modes given), the late-report update otherwise.
+
+        With ``regate`` (a later round of a batch; True where a pair is kept
+        regardless, an ADS-B identity match) a forward pair is applied only if
+        some mode's prediction passes the chi-square gate (the update's own
+        innovations: no separate NCV carry); returns the mask of pairs applied,
+        None when all were."""
         st = self.state
         rf, jf = rows[fwd], j[fwd]
+        keep = None
         for mt in np.unique(p.mtype[jf]):
             g = np.flatnonzero(p.mtype[jf] == mt)
             g = slice(None) if g.size == jf.size else g  # one kind: views of the prediction
             jj, r = jf[g], _rows(rf[g], st.n)
-            xm, Pm, mu = imm_update(int(mt), xp[g], Pp[g], cbar[g], p.z[jj], p.sig[jj],
-                                    p.s_ecef[jj], p.s_R[jj])
+            # every row (a position feed) and no gate to apply: the update writes
+            # the modes straight into the state columns
+            direct = isinstance(r, slice) and regate is None
+            out = imm_update(int(mt), xp[g], Pp[g], cbar[g], p.z[jj], p.sig[jj], p.s_ecef[jj],
+                             p.s_R[jj], with_d2=regate is not None,
+                             out=(st.xm, st.Pm) if direct else None)
+            xm, Pm, mu = out[:3]
+            if regate is not None:
+                ok = (-max_last(-out[3]) < self.gates[ms.DIM[mt]]) | regate[fwd][g]
+                if not ok.all():
+                    if keep is None:
+                        keep = np.ones(rows.size, bool)
+                    keep[np.flatnonzero(fwd)[g][~ok]] = False
+                    xm, Pm, mu, jj, r = xm[ok], Pm[ok], mu[ok], jj[ok], rf[g][ok]
             limit_speed(xm, self.cfg.v_max_mps)
-            st.xm[r], st.Pm[r], st.mu[r] = xm, Pm, mu
+            if direct:
+                st.mu[r] = mu
+            else:
+                st.xm[r], st.Pm[r], st.mu[r] = xm, Pm, mu
             st.x[r], st.P[r] = combine(xm, Pm, mu)
             st.t[r] = p.t[jj]
+        if keep is not None:
+            rows, j, fwd, dt = rows[keep], j[keep], fwd[keep], dt[keep]
         late = ~fwd
         for mt in np.unique(p.mtype[j[late]]):
             g = np.flatnonzero(late & (p.mtype[j] == mt))
@@ -488,6 +549,7 @@ class Tracker:
         st.icao[rows[ic >= 0]] = ic[ic >= 0]
         identity.push_sources(st, rows, p.sensor[j], t)
         self._queue_identity(rows, p.hint[j], p.is_adsb[j])
+        return keep
 
     def _update_late(self, mt: int, p: Plots, r, jj, dt) -> None:
         """Reports older than their track's state: the Bl1 update of the combined
