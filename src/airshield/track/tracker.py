@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from airshield import CLASSES, geo
 from airshield.io.records import Detections, Sensors
 from airshield.track import classify, identity, manage, stitch
 from airshield.track import measure as ms
@@ -31,6 +30,7 @@ from airshield.track.associate import assign
 from airshield.track.bearings import BearingPool
 from airshield.track.config import TrackerConfig, stitch_horizon_s
 from airshield.track.cover import Cover
+from airshield.track.deadreckon import dead_reckoned
 from airshield.track.gate import (bearing_pregate, carried_innovation, gate_thresholds,
                                   range_pregate, reach_candidates, spatial_candidates)
 from airshield.track.initiate import initial_modes, initial_state
@@ -53,10 +53,6 @@ MIX_ONCE_PER_BATCH = True
 # innovations (passes when some mode's d^2 is inside the gate) instead of a
 # separate NCV carry of the combined state (Tracker._regate).
 GATE_IN_UPDATE = True
-
-
-_DR_COLS = ("id", "x", "P", "t", "R", "p_class", "icao", "src")
-_UNKNOWN = CLASSES.index("unknown")
 
 
 def _rows(r: np.ndarray, n: int):
@@ -202,7 +198,7 @@ class Tracker:
         short hops, so the combined state is carried by the NCV mode alone
         (exact for straight flight; the IMM proper runs at every update).
         With dead_reckon_s, tracks silent beyond every sensor's reach follow
-        (``_dead_reckoned``)."""
+        (``deadreckon.dead_reckoned``)."""
         st, cfg = self.state, self.cfg
         # a track silent for longer than delete_after_s is not shown, but one with a long
         # history is kept a while longer to be re-acquired under its id (manage.delete_after)
@@ -238,43 +234,10 @@ class Tracker:
                              self.sensors.ids)
 
     def _dead_reckoned(self, now: float) -> dict | None:
-        """Confirmed tracks silent for longer than delete_after_s (alive, or
-        deleted into the graveyard) and at most dead_reckon_s, carried to ``now``
-        by a cruising model (q_cruise_*), in level flight above the ground and
-        where no sensor would see them (``cover.Cover``): their columns, or
-        None when there are none."""
-        st, cfg, g = self.state, self.cfg, self.grave
-        silent = now - st.t_hit
-        live = np.flatnonzero((st.status == CONFIRMED) & (silent > cfg.delete_after_s)
-                              & (silent <= cfg.dead_reckon_s))
-        cols = {k: getattr(st, k)[live] for k in _DR_COLS}
-        if len(g):
-            s_g = now - g.cols["t_hit"]
-            dead = np.flatnonzero((s_g > cfg.delete_after_s) & (s_g <= cfg.dead_reckon_s))
-            if dead.size:
-                cols = {k: np.concatenate([cols[k], g.cols[k][dead]]) for k in _DR_COLS}
-        if cols["id"].size == 0:
-            return None
-        x, P = predict_ncv(cols["x"], cols["P"], now - cols["t"], cols["R"], cfg.q_cruise_h,
-                           cfg.q_cruise_v, cfg.vu_tau_s)
         cover = self.__dict__.get("_cover")
         if cover is None:  # built once, on first use
             cover = self._cover = Cover.build(self.sensors.sensors)
-        alt = np.atleast_1d(geo.ecef_to_geodetic(x[:, 0], x[:, 1], x[:, 2])[2])
-        pc = cols["p_class"]
-        cls = np.where(np.isfinite(pc).all(axis=1), np.argmax(np.nan_to_num(pc), axis=1), _UNKNOWN)
-        lim = cfg.dead_reckon_rms_m if cfg.dead_reckon_rms_m is not None else cfg.show_max_rms_m
-        up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1, keepdims=True)  # ellipsoid normal to 0.2 deg
-        level = np.abs(np.einsum("ni,ni->n", up, x[:, 3:])) <= cfg.dead_reckon_max_vu_mps
-        keep = level & (alt > self.alt_floor) & ~cover.seen(x[:, :3], alt, cls)
-        if lim is not None:
-            keep &= np.trace(P[:, :3, :3], axis1=1, axis2=2) <= lim * lim
-        if not keep.any():
-            return None
-        out = {k: v[keep] for k, v in cols.items()}
-        out["x"], out["P"] = x[keep], P[keep]
-        return out
-
+        return dead_reckoned(self.state, self.grave, cover, now, self.cfg, self.alt_floor)
     # -- processing -----------------------------------------------------------
     def _process(self, plots: Plots) -> None:
         self.stats.processed += len(plots)
