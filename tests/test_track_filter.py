@@ -325,16 +325,14 @@ def test_mode_combination_and_ncv_carry_equal_per_row_references():
 
 @pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("mtype", [ms.POS, ms.POLAR_RR, ms.AZ])
-def test_imm_update_equals_a_per_row_ekf(mtype, shared, monkeypatch):
+def test_imm_update_equals_a_per_row_ekf(mtype, shared):
     """Every mode updated by the textbook EKF (numpy inverse), mode
     probabilities from the Gaussian likelihoods: the batched kernel (selection
     instead of products for positions, Cholesky for 4x4) agrees. With
-    ``shared`` (the default, session 6) a nonlinear measurement is linearised
+    ``shared`` (TrackerConfig.shared_linearisation, session 6) a nonlinear measurement is linearised
     once per row at the predicted mixture mean x_bar (h(x_bar) + H (x_j - x_bar)
     for mode j); without, at each mode's own prediction."""
-    from airshield.track import update as upd
     from airshield.track.update import imm_update
-    monkeypatch.setattr(upd, "SHARED_LINEARISATION", shared)
     rng = np.random.default_rng(23)
     k, m = 25, 4
     xm, Pm, mu, _ = _random_tracks(rng, k, m)
@@ -350,7 +348,7 @@ def test_imm_update_equals_a_per_row_ekf(mtype, shared, monkeypatch):
     zhat0, _ = ms.predict_measurement(mtype, xm[:, 0], s_ecef, s_R)
     z = np.zeros((k, 4))
     z[:, :ms.DIM[mtype]] = zhat0 + rng.normal(0, 1.0, zhat0.shape) * sig[:, :ms.DIM[mtype]]
-    x1, P1, mu1 = imm_update(mtype, xm, Pm, mu, z, sig, s_ecef, s_R)
+    x1, P1, mu1 = imm_update(mtype, xm, Pm, mu, z, sig, s_ecef, s_R, shared=shared)
     for r in range(k):
         lik = np.empty(m)
         xbar = mu[r] @ xm[r]

@@ -190,7 +190,7 @@ def _radar_modes(rng, k, m, spread_m):
 
 
 @pytest.mark.parametrize("mtype", [ms.POLAR_RR, ms.POLAR, ms.AZEL, ms.AZ])
-def test_shared_linearisation_stays_within_a_small_part_of_the_noise(mtype, monkeypatch):
+def test_shared_linearisation_stays_within_a_small_part_of_the_noise(mtype):
     """One linearisation per (track, report) at the mixture mean instead of one
     per mode: with mode predictions tens of metres apart (as in a radar raid)
     the updated mode states differ from the per-mode EKF by a small fraction of
@@ -204,8 +204,7 @@ def test_shared_linearisation_stays_within_a_small_part_of_the_noise(mtype, monk
         sig = np.c_[sig[:, 1:], np.full(k, np.nan)]
     out = []
     for shared in (False, True):
-        monkeypatch.setattr(update, "SHARED_LINEARISATION", shared)
-        out.append(update.imm_update(mtype, xp, Pp, cbar, z, sig, s_ecef, s_R))
+        out.append(update.imm_update(mtype, xp, Pp, cbar, z, sig, s_ecef, s_R, shared=shared))
     (x0, P0, mu0), (x1, P1, mu1) = out
     sd = np.sqrt(np.diagonal(P0, axis1=-2, axis2=-1))
     assert np.abs(x1 - x0).max() > 0  # a different formulation ...
@@ -213,12 +212,10 @@ def test_shared_linearisation_stays_within_a_small_part_of_the_noise(mtype, monk
     assert np.max(np.abs(P1 - P0) / (sd[..., :, None] * sd[..., None, :])) < 0.05
     assert np.abs(mu1 - mu0).max() < 0.02
     # positions: the per-row formulation is untouched
-    monkeypatch.setattr(update, "SHARED_LINEARISATION", True)
     zp = np.c_[xp[:, 0, :3] + rng.normal(0, 50.0, (k, 3)), np.zeros(k)]
     sp = np.tile([50.0, 50.0, np.nan, np.nan], (k, 1))
-    a = update.imm_update(ms.POS, xp, Pp, cbar, zp, sp, None, s_R)
-    monkeypatch.setattr(update, "SHARED_LINEARISATION", False)
-    b = update.imm_update(ms.POS, xp, Pp, cbar, zp, sp, None, s_R)
+    a = update.imm_update(ms.POS, xp, Pp, cbar, zp, sp, None, s_R, shared=True)
+    b = update.imm_update(ms.POS, xp, Pp, cbar, zp, sp, None, s_R, shared=False)
     assert all(_same(p, q) for p, q in zip(a, b))
 
 
@@ -329,18 +326,15 @@ def _three_radar_scene(seed):
     return S, ts.merge(*parts), t, np.stack(truth, 1)
 
 
-def test_mix_once_and_gate_in_update_track_as_the_per_round_formulation(monkeypatch):
+def test_mix_once_and_gate_in_update_track_as_the_per_round_formulation():
     """Session 6's update rounds (mix once per batch, later rounds gated by the
     IMM update's own innovations) against the per-round IMM with its separate
     NCV regate, on a scene with three reports per track per batch: the same
     tracks (one per object), the same reports used, errors within a few percent."""
-    from airshield.track import tracker as tracker_module
     S, det, t, truth = _three_radar_scene(65)
     out = []
     for new in (False, True):
-        monkeypatch.setattr(tracker_module, "MIX_ONCE_PER_BATCH", new)
-        monkeypatch.setattr(tracker_module, "GATE_IN_UPDATE", new)
-        tr = Tracker(S, TrackerConfig())
+        tr = Tracker(S, TrackerConfig(mix_once_per_batch=new, gate_in_update=new))
         pics = ts.run(tr, det)
         errs = []
         for pic in pics:

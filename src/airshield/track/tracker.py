@@ -43,18 +43,6 @@ from airshield.track.state import CONFIRMED, TrackState
 from airshield.track.update import imm_update, limit_speed, mahalanobis, oosm_update
 
 
-# A track updated several times in one scan batch (several radars within the
-# second) mixes its modes once, over the span to its last report of the batch;
-# its later updates predict mode-matched (predict.predict_modes).
-MIX_ONCE_PER_BATCH = True
-
-
-# Later rounds of a batch gate each forward pair by the IMM update's own
-# innovations (passes when some mode's d^2 is inside the gate) instead of a
-# separate NCV carry of the combined state (Tracker._regate).
-GATE_IN_UPDATE = True
-
-
 def _rows(r: np.ndarray, n: int):
     """``r`` (sorted, unique track rows) as a slice when it is every row: a
     slice reads views and writes by memcpy, a fancy index copies element-wise."""
@@ -354,14 +342,14 @@ class Tracker:
         st = self.state
         applied = [j[rank == 0]]
         n_rounds = int(rank.max()) + 1
-        if n_rounds > 1 and MIX_ONCE_PER_BATCH:
+        if n_rounds > 1 and self.cfg.mix_once_per_batch:
             # a track's last report of the batch: its first round mixes over the
             # whole span, the later rounds predict mode-matched (predict_modes)
             last = np.r_[first[1:], True]
             t_last = np.repeat(p.t[j[last]], np.diff(np.r_[np.flatnonzero(first), rows.size]))
         for k in range(n_rounds):
             sel = np.flatnonzero(rank == k)
-            if k and not GATE_IN_UPDATE:
+            if k and not self.cfg.gate_in_update:
                 sel = sel[self._regate(p, rows[sel], j[sel]) | forced[sel]]
                 applied.append(j[sel])
             elif k:  # reports older than the state: gated here, the rest by the update
@@ -377,14 +365,14 @@ class Tracker:
             if fwd.any():
                 rf = _rows(r[fwd], st.n)  # every track (a position feed): views, no gathers
                 mix_dt, mixing = None, True
-                if n_rounds > 1 and MIX_ONCE_PER_BATCH:
+                if n_rounds > 1 and self.cfg.mix_once_per_batch:
                     if k:
                         mixing = False
                     else:
                         mix_dt = (t_last[sel] - st.t[r])[fwd]
                 xp, Pp, cb = predict_modes(st.xm[rf], st.Pm[rf], st.mu[rf], dt[fwd], st.R[rf],
                                            self.models, mix_dt, mixing)
-            if k and GATE_IN_UPDATE:
+            if k and self.cfg.gate_in_update:
                 kept = self._update(p, r, jj, fwd, xp, Pp, cb, dt, regate=forced[sel])
                 applied.append(jj if kept is None else jj[kept])
             else:
@@ -478,6 +466,7 @@ class Tracker:
             direct = isinstance(r, slice) and regate is None
             out = imm_update(int(mt), xp[g], Pp[g], cbar[g], p.z[jj], p.sig[jj], p.s_ecef[jj],
                              p.s_R[jj], with_d2=regate is not None,
+                             shared=self.cfg.shared_linearisation,
                              out=(st.xm, st.Pm) if direct else None)
             xm, Pm, mu = out[:3]
             if regate is not None:

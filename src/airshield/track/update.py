@@ -70,9 +70,10 @@ def kalman_update(x, P, y, S, PHt, Si=None, out=None):
 
 
 def imm_update(mtype: int, xp: np.ndarray, Pp: np.ndarray, cbar: np.ndarray, z, sig, s_ecef, s_R,
-               with_d2: bool = False, out=None):
-    """Update every mode of K tracks with one measurement each (linearised once
-    per row at the predicted mixture mean, see SHARED_LINEARISATION), then the
+               with_d2: bool = False, out=None, shared: bool = False):
+    """Update every mode of K tracks with one measurement each (linearised at
+    each mode's own prediction, or with ``shared`` once per row at the predicted
+    mixture mean, see SHARED_TYPES), then the
     mode probabilities from the modes' measurement likelihoods. Returns xm+,
     Pm+, mu+ ((K,M,...) each), and with ``with_d2`` each mode's squared
     Mahalanobis distance of the measurement (K,M). ``out`` = (xm, Pm) arrays
@@ -86,7 +87,7 @@ def imm_update(mtype: int, xp: np.ndarray, Pp: np.ndarray, cbar: np.ndarray, z, 
         S = np.take(Pp.reshape(k, M, 36), _POS_BLOCK, axis=2).reshape(k, M, 3, 3)
         S += ms.noise(mtype, sig, s_R)[:, None]
         S = S.reshape(k * M, 3, 3)
-    elif M == 1 or not SHARED_LINEARISATION or mtype not in SHARED_TYPES:
+    elif M == 1 or not shared or mtype not in SHARED_TYPES:
         R = rep(ms.noise(mtype, sig, s_R))  # the same for every mode: built once per report
         y, H, S, R, PHt = innovation(mtype, xf, Pf, rep(z), None, rep(s_ecef), rep(s_R), R)
     else:
@@ -115,8 +116,7 @@ def imm_update(mtype: int, xp: np.ndarray, Pp: np.ndarray, cbar: np.ndarray, z, 
 # modes' predictions differ by metres at kilometres of range, so each mode's
 # predicted measurement h(x_bar) + H (x_m - x_bar) differs from h(x_m) by
 # second-order terms (|x_m - x_bar|^2 / range), far below any sensor's noise.
-# h and H are then computed on K rows instead of K * M.
-SHARED_LINEARISATION = True
+# h and H are then computed on K rows instead of K * M (TrackerConfig.shared_linearisation).
 SHARED_TYPES = (ms.POLAR_RR, ms.POLAR, ms.AZ, ms.AZEL)
 
 
