@@ -54,7 +54,7 @@ from airshield import geo
 from airshield.io.records import POLAR, POS, Detections, Sensors
 from airshield.io.run import sensors_from_records
 from airshield.track.batch import RunInput, load_run, replay
-from airshield.track.config import TrackerConfig
+from airshield.track.config import TrackerConfig, with_settings
 from airshield.track.tracker import Tracker
 
 LAT0, LON0 = 49.0, 32.0
@@ -380,6 +380,8 @@ def main(argv=None) -> int:
     ap.add_argument("--phases", action="store_true",
                     help="CPU time per stage and kernel for the first case")
     ap.add_argument("--ncv", action="store_true", help="one NCV model instead of the IMM")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a tracker setting, as `airshield track --set` (repeatable)")
     ap.add_argument("--default-malloc", action="store_true",
                     help="leave glibc malloc as it is (the CLI tunes it: airshield.alloc)")
     ap.add_argument("--record-live", metavar="FILE",
@@ -392,7 +394,7 @@ def main(argv=None) -> int:
         from airshield.alloc import keep_freed_memory
 
         keep_freed_memory()
-    cfg = TrackerConfig(imm=not args.ncv)
+    cfg = with_settings(args.set, TrackerConfig(imm=not args.ncv), source="--set")
     busy = os.getloadavg()[0]
     print(f"# {os.cpu_count()} cores, load average {busy:.1f} (wall figures suffer above "
           f"{os.cpu_count()}; the CPU columns less)", flush=True)
