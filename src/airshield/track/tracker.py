@@ -226,6 +226,7 @@ class Tracker:
         if cover is None:  # built once, on first use
             cover = self._cover = Cover.build(self.sensors.sensors)
         return dead_reckoned(self.state, self.grave, cover, now, self.cfg, self.alt_floor)
+
     # -- processing -----------------------------------------------------------
     def _process(self, plots: Plots) -> None:
         self.stats.processed += len(plots)
